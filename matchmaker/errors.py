@@ -1,0 +1,54 @@
+"""Library exceptions. The CLI maps each to a message and an exit code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class MatchmakerError(Exception):
+    """Base class for every error the library raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input file: where (JSON path or row/column) and what."""
+
+    path: str
+    message: str
+
+    def render(self, file: str | None = None) -> str:
+        where = f"{file}: " if file else ""
+        at = f"{self.path}: " if self.path else ""
+        return f"{where}{at}{self.message}"
+
+
+class InputError(MatchmakerError):
+    """An input file is unusable; carries one Problem per defect."""
+
+    def __init__(self, problems: list[Problem], file: str | None = None):
+        self.problems = list(problems)
+        self.file = file
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        return [p.render(self.file) for p in self.problems]
+
+
+class ScenarioError(InputError):
+    """The scenario file is malformed or inconsistent."""
+
+
+class ScheduleFileError(InputError):
+    """A schedule file is malformed."""
+
+
+class InfeasibleError(MatchmakerError):
+    """The hard rules (must requests, pinned meetings, caps) cannot all hold."""
+
+    def __init__(self, reasons: list[str]):
+        self.reasons = list(reasons)
+        super().__init__("\n".join(self.reasons))
+
+
+class OutputExistsError(MatchmakerError):
+    """Refused to overwrite an existing output file without force."""

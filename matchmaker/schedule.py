@@ -1,0 +1,134 @@
+"""schedule.json: the pydantic output model, and reading/writing it."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import Problem, ScheduleFileError
+from .scenario import HHMM, validation_problems
+
+SCHEDULE_FORMAT = 1
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScenarioRef(_Out):
+    """Which scenario the schedule was made from."""
+
+    name: str
+    sha256: str
+
+
+class Meeting(_Out):
+    """One scheduled one-to-one meeting."""
+
+    buyer: str
+    exhibitor: str
+    date: date
+    start: HHMM
+    end: HHMM
+    location: str
+    interpreter: str | None = Field(default=None, description="Language of the interpreter needed, or null")
+
+
+class UnscheduledRequest(_Out):
+    """A requested meeting that is not in the schedule, with a human-readable reason."""
+
+    buyer: str
+    exhibitor: str
+    level: Literal["must", "want"]
+    by: str = "buyer"
+    reason: str
+
+
+class Distribution(_Out):
+    """Meetings per participant of one side."""
+
+    min: int = 0
+    median: float = 0
+    max: int = 0
+    zero: int = Field(default=0, description="Participants with no meeting")
+
+
+class RequestStats(_Out):
+    total: int = 0
+    met: int = 0
+
+
+class Stats(_Out):
+    """Figures an organizer looks at first."""
+
+    model_config = ConfigDict(extra="allow")
+
+    meetings: int = 0
+    value: int = 0
+    buyers: int = 0
+    exhibitors: int = 0
+    per_buyer: Distribution = Field(default_factory=Distribution)
+    per_exhibitor: Distribution = Field(default_factory=Distribution)
+    must_requests: RequestStats = Field(default_factory=RequestStats)
+    want_requests: RequestStats = Field(default_factory=RequestStats)
+    min_meetings_shortfall: int = Field(default=0, description="Meetings missing below participants' min_meetings")
+    idle_gaps: int = Field(default=0, description="Idle gaps between meetings of a participant within a day, summed")
+    interpreted_meetings: int = 0
+    candidates: int = Field(default=0, description="Candidate pairs given to the optimizer after pruning")
+    candidates_before_pruning: int = 0
+    variables: int = Field(default=0, description="Meeting variables (pair x slot) in the CP-SAT model")
+
+
+class SolverInfo(_Out):
+    """How the schedule was found."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: str
+    seconds: float
+    seed: int
+    workers: int
+    time_limit: float
+    deterministic: bool = False
+    objective: float | None = None
+    best_bound: float | None = None
+    fallback: bool = Field(default=False, description="True when CP-SAT found nothing and the greedy schedule was kept")
+    message: str = ""
+
+
+class Schedule(_Out):
+    """The whole output of a solve."""
+
+    format: int = SCHEDULE_FORMAT
+    version: int = 1
+    scenario: ScenarioRef
+    meetings: list[Meeting] = Field(default_factory=list)
+    unscheduled_requests: list[UnscheduledRequest] = Field(default_factory=list)
+    stats: Stats = Field(default_factory=Stats)
+    solver: SolverInfo | None = None
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2) + "\n"
+
+
+def load_schedule(path: str | Path) -> Schedule:
+    """Read a schedule.json; raise ScheduleFileError with one Problem per defect."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScheduleFileError([Problem("", "file not found")], str(path)) from None
+    except json.JSONDecodeError as error:
+        raise ScheduleFileError(
+            [Problem(f"line {error.lineno} column {error.colno}", f"malformed JSON: {error.msg}")], str(path)
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScheduleFileError([Problem("", f"cannot read file: {error}")], str(path)) from None
+    try:
+        return Schedule.model_validate(data)
+    except ValidationError as error:
+        raise ScheduleFileError(validation_problems(error), str(path)) from None
