@@ -1,0 +1,314 @@
+"""Candidate matching: which buyer-exhibitor pairs may meet, in which slots, at what value.
+
+Turns the validated Scenario into a plain integer-indexed ``Instance`` for the
+optimizer. Participants are numbered buyers first (0..B-1), then exhibitors
+(B..B+E-1). A pair becomes a candidate when the buyer's interests meet the
+exhibitor's offers, or when someone requested or pinned it. Candidates are then
+pruned to the most valuable ones per participant (requests and pins are always
+kept), which keeps the CP-SAT model small; see docs/model.md for the effect.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from .scenario import Scenario, Weights
+from .slots import SlotGrid, build_slot_grid
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CANDIDATES_PER_MEETING = 3  # keep 3x a participant's meeting capacity
+DEFAULT_CANDIDATES_PER_EXHIBITOR = 4  # so every exhibitor keeps a few buyers to meet
+
+
+@dataclass
+class Party:
+    """A buyer or exhibitor, as the optimizer sees it."""
+
+    id: str
+    is_buyer: bool
+    free: list[int]  # slots the participant is available in
+    max_meetings: int  # effective cap (never above the number of free slots)
+    max_per_day: int | None
+    min_meetings: int
+    languages: list[str]
+
+
+@dataclass
+class Candidate:
+    """A pair that may meet, with the slots it may use."""
+
+    index: int
+    buyer: int  # participant index
+    exhibitor: int  # participant index
+    value: int
+    location: int
+    hall: int
+    slots: list[int]
+    interpreter: int | None = None  # language index when an interpreter is needed
+    request_level: str | None = None  # "must" | "want" | None
+    request_by: str | None = None
+    pinned_slot: int | None = None
+
+
+@dataclass
+class DroppedRequest:
+    """A requested pair that can never be scheduled, and why."""
+
+    buyer: str
+    exhibitor: str
+    level: str
+    by: str
+    reason: str
+
+
+@dataclass
+class Instance:
+    """Everything the CP-SAT model needs, as integers."""
+
+    scenario: Scenario
+    grid: SlotGrid
+    parties: list[Party]
+    num_buyers: int
+    location_ids: list[str]
+    location_tables: list[int]
+    location_hall: list[int]
+    hall_ids: list[str]
+    walking: list[list[int]]  # hall x hall minutes
+    languages: list[str]
+    interpreter_capacity: list[list[int]]  # language x slot
+    candidates: list[Candidate]
+    dropped_requests: list[DroppedRequest]
+    candidates_before_pruning: int
+    weights: Weights
+    party_index: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def must_candidates(self) -> list[Candidate]:
+        return [c for c in self.candidates if c.request_level == "must"]
+
+    def is_exhibitor(self, party: int) -> bool:
+        return party >= self.num_buyers
+
+
+def restrict(instance: Instance, chosen: list[int], slots: set[int] | None = None, **weights: int) -> tuple[Instance, list[int]]:
+    """A sub-instance holding only the ``chosen`` candidates (optionally only ``slots``).
+
+    Returns it with the map from its candidate indices back to the originals;
+    ``weights`` overrides objective weights (e.g. ``min_shortfall=0``).
+    """
+    subset: list[Candidate] = []
+    for c_index in chosen:
+        c = instance.candidates[c_index]
+        kept = c.slots if slots is None else [s for s in c.slots if s in slots]
+        subset.append(dataclasses.replace(c, index=len(subset), slots=kept))
+    new_weights = instance.weights.model_copy(update=weights) if weights else instance.weights
+    return dataclasses.replace(instance, candidates=subset, weights=new_weights), list(chosen)
+
+
+def pair_value(weights: Weights, interest: int, common_sector: bool, by: str | None, priority: int) -> int:
+    """Value of one meeting: (interest overlap + sector bonus + request bonus) x buyer priority."""
+    bonus = 0
+    if by == "both":
+        bonus = weights.request_both
+    elif by == "organizer":
+        bonus = weights.request_organizer
+    elif by in ("buyer", "exhibitor"):
+        bonus = weights.request_one_side
+    base = min(interest, weights.interest_cap) + (weights.sector_bonus if common_sector else 0) + bonus
+    return max(1, base) * priority
+
+
+def needs_interpreter(buyer_languages: list[str], exhibitor_languages: list[str], own_interpreter: bool) -> str | None:
+    """Language of the interpreter a meeting needs, or None.
+
+    Both sides must list a language (an empty list means unknown, assumed fine).
+    """
+    if own_interpreter or not buyer_languages or not exhibitor_languages:
+        return None
+    if set(buyer_languages) & set(exhibitor_languages):
+        return None
+    return buyer_languages[0]
+
+
+def _merge_requests(scenario: Scenario) -> dict[tuple[str, str], tuple[str, str]]:
+    """Requests per pair: buyer + exhibitor wishes combine to "both"; must wins over want."""
+    merged: dict[tuple[str, str], tuple[str, str]] = {}
+    for request in scenario.requests:
+        key = (request.buyer, request.exhibitor)
+        if key not in merged:
+            merged[key] = (request.by, request.level)
+            continue
+        by, level = merged[key]
+        merged[key] = (_combine_sides(by, request.by), "must" if "must" in (level, request.level) else "want")
+    return merged
+
+
+def _combine_sides(first: str, second: str) -> str:
+    sides = {first, second}
+    if "both" in sides or {"buyer", "exhibitor"} <= sides:
+        return "both"
+    if "organizer" in sides:
+        return "organizer"
+    return first
+
+
+def build_instance(
+    scenario: Scenario,
+    candidates_per_meeting: int | None = DEFAULT_CANDIDATES_PER_MEETING,
+    candidates_per_exhibitor: int = DEFAULT_CANDIDATES_PER_EXHIBITOR,
+) -> Instance:
+    """Match buyers with exhibitors and prune to the candidates worth modelling.
+
+    ``candidates_per_meeting=None`` disables pruning (every matching pair is kept).
+    """
+    grid = build_slot_grid(scenario)
+    weights = scenario.weights
+
+    hall_ids = [h.id for h in scenario.halls]
+    hall_index = {h: i for i, h in enumerate(hall_ids)}
+    walking = [[0] * len(hall_ids) for _ in hall_ids]
+    for walk in scenario.walking_minutes:
+        a, b = hall_index[walk.from_], hall_index[walk.to]
+        walking[a][b] = walking[b][a] = walk.minutes
+
+    location_ids = [loc.id for loc in scenario.locations]
+    location_index = {loc: i for i, loc in enumerate(location_ids)}
+
+    languages = [pool.language for pool in scenario.interpreters]
+    capacity = []
+    for pool in scenario.interpreters:
+        row = [0] * len(grid)
+        for s in grid.free_slots(pool.availability):
+            row[s] = pool.count
+        capacity.append(row)
+    language_index = {lang: i for i, lang in enumerate(languages)}
+
+    num_buyers = len(scenario.buyers)
+    parties: list[Party] = []
+    for i, person in enumerate([*scenario.buyers, *scenario.exhibitors]):
+        free = grid.free_slots(person.availability)
+        cap = len(free) if person.max_meetings is None else min(person.max_meetings, len(free))
+        parties.append(
+            Party(person.id, i < num_buyers, free, cap, person.max_meetings_per_day, person.min_meetings, person.languages)
+        )
+    party_index = {p.id: i for i, p in enumerate(parties)}
+    free_sets = [set(p.free) for p in parties]
+
+    requests = _merge_requests(scenario)
+    blocked = {(b.buyer, b.exhibitor): b.reason for b in scenario.blocked}
+    pinned = {(p.buyer, p.exhibitor): grid.slot_at(p.date, p.start) for p in scenario.pinned}
+
+    # Exhibitors by offered category, so matching is not a full buyer x exhibitor scan.
+    by_category: dict[str, list[int]] = defaultdict(list)
+    for e_index, exhibitor in enumerate(scenario.exhibitors):
+        for category in exhibitor.offers:
+            by_category[category].append(e_index)
+
+    candidates: list[Candidate] = []
+    dropped: list[DroppedRequest] = []
+    requested_by_buyer: dict[str, list[str]] = defaultdict(list)
+    for buyer_id, exhibitor_id in list(requests) + list(pinned):
+        requested_by_buyer[buyer_id].append(exhibitor_id)
+
+    exhibitors_by_id = {e.id: i for i, e in enumerate(scenario.exhibitors)}
+    for b_index, buyer in enumerate(scenario.buyers):
+        pool = set()
+        for category in buyer.interests:
+            pool.update(by_category.get(category, ()))
+        pool.update(exhibitors_by_id[e] for e in requested_by_buyer.get(buyer.id, ()))
+        buyer_sectors = set(buyer.sectors)
+        for e_index in sorted(pool):
+            exhibitor = scenario.exhibitors[e_index]
+            key = (buyer.id, exhibitor.id)
+            by, level = requests.get(key, (None, None))
+            if key in blocked:
+                if level is not None:
+                    reason = f"{buyer.id} and {exhibitor.id} are a blocked pair" + (f" ({blocked[key]})" if blocked[key] else "")
+                    dropped.append(DroppedRequest(buyer.id, exhibitor.id, level, by, reason))
+                continue
+            interest = sum(w for cat, w in buyer.interests.items() if cat in exhibitor.offers)
+            e_party = num_buyers + e_index
+            common = free_sets[b_index] & free_sets[e_party]
+            language = needs_interpreter(buyer.languages, exhibitor.languages, buyer.own_interpreter)
+            lang_index = None
+            if language is not None:
+                lang_index = language_index.get(language)
+                common = {s for s in common if lang_index is not None and capacity[lang_index][s] > 0}
+            if not common:
+                if level is not None:
+                    if language is not None and (free_sets[b_index] & free_sets[e_party]):
+                        reason = f"the meeting needs a {language} interpreter and none is available while both are free"
+                    else:
+                        reason = f"{buyer.id} and {exhibitor.id} are never available at the same time"
+                    dropped.append(DroppedRequest(buyer.id, exhibitor.id, level, by, reason))
+                continue
+            location = scenario.meeting_location(exhibitor)
+            loc_index = location_index[location]
+            candidates.append(
+                Candidate(
+                    index=-1,
+                    buyer=b_index,
+                    exhibitor=e_party,
+                    value=pair_value(weights, interest, bool(buyer_sectors & set(exhibitor.sectors)), by, buyer.priority),
+                    location=loc_index,
+                    hall=hall_index[scenario.locations[loc_index].hall],
+                    slots=sorted(common),
+                    interpreter=lang_index,
+                    request_level=level,
+                    request_by=by,
+                    pinned_slot=pinned.get(key),
+                )
+            )
+
+    before = len(candidates)
+    if candidates_per_meeting is not None:
+        candidates = _prune(candidates, parties, candidates_per_meeting, candidates_per_exhibitor)
+    for index, candidate in enumerate(candidates):
+        candidate.index = index
+    logger.info("candidates: %d matching pairs, %d kept after pruning", before, len(candidates))
+
+    return Instance(
+        scenario=scenario,
+        grid=grid,
+        parties=parties,
+        num_buyers=num_buyers,
+        location_ids=location_ids,
+        location_tables=[loc.tables for loc in scenario.locations],
+        location_hall=[hall_index[loc.hall] for loc in scenario.locations],
+        hall_ids=hall_ids,
+        walking=walking,
+        languages=languages,
+        interpreter_capacity=capacity,
+        candidates=candidates,
+        dropped_requests=dropped,
+        candidates_before_pruning=before,
+        weights=weights,
+        party_index=party_index,
+    )
+
+
+def _prune(candidates: list[Candidate], parties: list[Party], per_meeting: int, per_exhibitor: int) -> list[Candidate]:
+    """Keep requests, pins, each buyer's best ``per_meeting x capacity`` pairs and each exhibitor's best few.
+
+    Ties are broken by ids so that pruning is deterministic.
+    """
+    keep = {id(c) for c in candidates if c.request_level is not None or c.pinned_slot is not None}
+    by_party: dict[int, list[Candidate]] = defaultdict(list)
+    for c in candidates:
+        by_party[c.buyer].append(c)
+        by_party[c.exhibitor].append(c)
+    for party_index, own in by_party.items():
+        party = parties[party_index]
+        limit = per_meeting * party.max_meetings if party.is_buyer else per_exhibitor
+        limit = max(limit, 1)
+        if len(own) <= limit:
+            keep.update(id(c) for c in own)
+            continue
+        own.sort(key=lambda c: (-c.value, -len(c.slots), parties[c.buyer].id, parties[c.exhibitor].id))
+        keep.update(id(c) for c in own[:limit])
+    return [c for c in candidates if id(c) in keep]
+

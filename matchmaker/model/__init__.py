@@ -1,0 +1,68 @@
+"""CP-SAT model builder: one module per constraint family, assembled here.
+
+Objective (see docs/model.md):
+    maximize  sum value_c * x_cs  -  W_min * shortfall  -  W_gap * idle_gaps
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from ..candidates import Instance
+from .caps import add_meeting_caps, add_min_meetings
+from .compactness import add_idle_gaps
+from .interpreters import add_interpreter_capacity
+from .locations import add_table_capacity
+from .objective import meeting_value
+from .pairs import add_must_requests, add_pair_at_most_once, add_pinned
+from .participants import add_one_meeting_at_a_time
+from .variables import MeetingVars, create_meeting_vars
+from .walking import add_walking_time
+
+logger = logging.getLogger(__name__)
+
+HARD_RULES = (
+    add_one_meeting_at_a_time,
+    add_pair_at_most_once,
+    add_table_capacity,
+    add_meeting_caps,
+    add_walking_time,
+    add_interpreter_capacity,
+)
+
+
+@dataclass
+class BuiltModel:
+    model: cp_model.CpModel
+    vars: MeetingVars
+    assumptions: dict[int, cp_model.IntVar] | None = None  # candidate -> literal (diagnosis only)
+
+
+def build_model(instance: Instance, with_assumptions: bool = False, objective: bool = True) -> BuiltModel:
+    """Create the variables, every hard rule, and the weighted objective.
+
+    With ``with_assumptions`` each must request and pin is enforced by its own
+    assumption literal, so an infeasible model can name the conflicting ones.
+    """
+    model = cp_model.CpModel()
+    mv = create_meeting_vars(model, instance)
+    for rule in HARD_RULES:
+        rule(model, instance, mv)
+    assumptions = None
+    if with_assumptions:
+        committed = [c.index for c in instance.candidates if c.request_level == "must" or c.pinned_slot is not None]
+        assumptions = {c: model.new_bool_var(f"commit_{c}") for c in committed}
+        model.add_assumptions(list(assumptions.values()))
+    add_must_requests(model, instance, mv, assumptions)
+    add_pinned(model, instance, mv, assumptions)
+    if objective:
+        weights = instance.weights
+        value = meeting_value(instance, mv)
+        shortfall = add_min_meetings(model, instance, mv)
+        gaps = add_idle_gaps(model, instance, mv) if weights.idle_gap > 0 else 0
+        model.maximize(value - weights.min_shortfall * shortfall - weights.idle_gap * gaps)
+    logger.info("model: %d meeting variables, %d constraints", len(mv), len(model.proto.constraints))
+    return BuiltModel(model, mv, assumptions)

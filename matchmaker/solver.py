@@ -1,0 +1,248 @@
+"""Solve: scenario in, Schedule out.
+
+Steps: candidate matching → commitments (must requests and pins) placed by a
+small exact model, which also proves infeasibility → greedy completion (the
+hint and the fallback) → CP-SAT: one monolithic model when it is small, else
+the two-stage decomposition of ``decompose.py`` → schedule with stats.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from ortools.sat.python import cp_model
+
+from .candidates import DEFAULT_CANDIDATES_PER_MEETING, Instance, build_instance, restrict
+from .decompose import select_meetings
+from .diagnose import conflicting_commitments, impossible_commitments
+from .errors import InfeasibleError, MatchmakerError
+from .greedy import greedy_schedule
+from .model import build_model
+from .scenario import Scenario
+from .schedule import Schedule, SolverInfo
+from .solution import build_schedule
+
+logger = logging.getLogger(__name__)
+
+MONOLITHIC_MAX_VARIABLES = 40_000  # above this, presolve alone eats a 2-core budget
+SELECTION_SHARE = 0.3
+LP_HEAVY_SUBSOLVERS = ["max_lp", "reduced_costs", "core", "default_lp", "quick_restart", "pseudo_costs", "no_lp", "lb_tree_search"]  # of the time left after the greedy, for stage 1 of the decomposition
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A new best schedule found while solving (objective and bound of the running stage)."""
+
+    stage: str
+    seconds: float
+    objective: float
+    bound: float
+
+
+@dataclass
+class SolveOptions:
+    time_limit: float = 30.0
+    workers: int | None = None  # None = all cores
+    seed: int = 0
+    deterministic: bool = False  # deterministic time budget instead of wall time
+    candidates_per_meeting: int | None = DEFAULT_CANDIDATES_PER_MEETING
+    strategy: Literal["auto", "monolithic", "decompose"] = "auto"
+    on_progress: Callable[[Progress], None] | None = None
+
+    @property
+    def num_workers(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+
+class _ProgressCallback(cp_model.CpSolverSolutionCallback):
+    def __init__(self, stage: str, started: float, report: Callable[[Progress], None]):
+        super().__init__()
+        self._stage, self._started, self._report = stage, started, report
+
+    def on_solution_callback(self) -> None:
+        self._report(Progress(self._stage, time.monotonic() - self._started, self.objective_value, self.best_objective_bound))
+
+
+class _Run:
+    """One solve's options, clock and CP-SAT configuration."""
+
+    def __init__(self, options: SolveOptions):
+        self.options = options
+        self.started = time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def remaining(self) -> float:
+        return max(0.5, self.options.time_limit - self.elapsed())
+
+    def configure(self, solver: cp_model.CpSolver, budget: float, lp_heavy: bool = False) -> None:
+        params = solver.parameters
+        params.num_workers = self.options.num_workers
+        if lp_heavy:
+            # Assignment-like models: the strong LP (cuts) proves the bound and
+            # reduced-cost guided search finds the optimum; the default pair of
+            # workers on 2 cores stalls with an LP bound several percent too high.
+            if params.num_workers >= 2:
+                params.subsolvers.extend(LP_HEAVY_SUBSOLVERS[: params.num_workers])
+            else:
+                params.linearization_level = 2
+        params.random_seed = self.options.seed
+        if self.options.deterministic:
+            # Interleaved search is reproducible for a given worker count; the budget
+            # is counted in deterministic time units, not wall-clock seconds.
+            params.interleave_search = True
+            params.max_deterministic_time = budget
+        else:
+            params.max_time_in_seconds = budget
+        params.log_search_progress = logger.isEnabledFor(logging.DEBUG)
+        params.log_to_stdout = False
+        solver.log_callback = lambda line: logger.debug("cp-sat: %s", line)
+
+    def run(self, model: cp_model.CpModel, budget: float, stage: str, lp_heavy: bool = False) -> tuple[cp_model.CpSolver, int]:
+        solver = cp_model.CpSolver()
+        self.configure(solver, budget, lp_heavy)
+        callback = _ProgressCallback(stage, self.started, self.options.on_progress) if self.options.on_progress else None
+        status = solver.solve(model, callback)
+        logger.info("%s: %s in %.2fs", stage, solver.status_name(status), solver.wall_time)
+        return solver, status
+
+
+def _place_commitments(instance: Instance, run: _Run) -> list[tuple[int, int]]:
+    """Place every must request and pin with all hard rules; raise InfeasibleError if impossible."""
+    committed = [c.index for c in instance.candidates if c.request_level == "must" or c.pinned_slot is not None]
+    if not committed:
+        return []
+    sub, original = restrict(instance, committed)
+    built = build_model(sub, objective=False)
+    solver, status = run.run(built.model, min(run.remaining(), max(5.0, 0.2 * run.options.time_limit)), "commitments")
+    if status == cp_model.INFEASIBLE:
+        raise InfeasibleError(conflicting_commitments(sub, run.options))
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return []  # undecided in time: the greedy tries on its own
+    mv = built.vars
+    return [(original[mv.cand_of[v]], mv.slot_of[v]) for v, var in enumerate(mv.x) if solver.boolean_value(var)]
+
+
+def _hint(built, placed: dict[int, int]) -> None:
+    """Hint a complete schedule (candidate -> slot), helper variables included."""
+    mv = built.vars
+    active = {v for v in range(len(mv.x)) if placed.get(mv.cand_of[v]) == mv.slot_of[v]}
+    mv.hint(built.model, active)
+
+
+def _solve_monolithic(instance: Instance, start: dict[int, int], run: _Run, info: SolverInfo) -> dict[int, int]:
+    built = build_model(instance)
+    _hint(built, start)
+    solver, status = run.run(built.model, run.remaining(), "cp-sat")
+    info.status = solver.status_name(status)
+    if status == cp_model.INFEASIBLE:  # commitments were placeable, so this means a modelling bug
+        raise MatchmakerError("the model is infeasible although the must requests fit; please report this scenario")
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        info.fallback = True
+        return start
+    info.best_bound = solver.best_objective_bound
+    mv = built.vars
+    return {mv.cand_of[v]: mv.slot_of[v] for v, var in enumerate(mv.x) if solver.boolean_value(var)}
+
+
+def _solve_decomposed(instance: Instance, start: dict[int, int], run: _Run, info: SolverInfo) -> dict[int, int]:
+    selection = select_meetings(
+        instance, start, lambda solver, budget: run.configure(solver, budget, lp_heavy=True), SELECTION_SHARE * run.remaining()
+    )
+    info.stage_status = {"selection": selection.status}
+    if selection.objective is None:
+        info.status = selection.status
+        info.fallback = True
+        return start
+    info.best_bound = selection.bound
+    chosen_by_day: dict[int, list[int]] = defaultdict(list)
+    for c_index, day in sorted(selection.day_of.items()):
+        chosen_by_day[day].append(c_index)
+    preferred: list[tuple[int, int]] = []
+    statuses = []
+    days = sorted(chosen_by_day)
+    for position, day in enumerate(days):
+        budget = run.remaining() / (len(days) - position)
+        sub, original = restrict(instance, chosen_by_day[day], set(instance.grid.by_day[day]), min_shortfall=0)
+        built = build_model(sub)
+        on_this_day = [(i, start[c]) for i, c in enumerate(original) if c in start]
+        _hint(built, greedy_schedule(sub, on_this_day).placed)
+        solver, status = run.run(built.model, budget, f"day {instance.grid.slots[instance.grid.by_day[day][0]].date}", lp_heavy=True)
+        statuses.append(status)
+        info.stage_status[f"day{day + 1}"] = solver.status_name(status)
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            mv = built.vars
+            preferred += [(original[mv.cand_of[v]], mv.slot_of[v]) for v, var in enumerate(mv.x) if solver.boolean_value(var)]
+    proven = selection.status == "OPTIMAL" and all(s == cp_model.OPTIMAL for s in statuses)
+    info.status = "FEASIBLE" if preferred or not chosen_by_day else "UNKNOWN"
+    info.fallback = not preferred and bool(chosen_by_day)
+    # Commitments first (always consistent), then stage 2, then a greedy fill of what is left.
+    commitments = [(c, s) for c, s in start.items() if instance.candidates[c].request_level == "must" or instance.candidates[c].pinned_slot is not None]
+    final = greedy_schedule(instance, preferred + commitments + sorted(start.items()))
+    info.proven_optimal_parts = proven
+    return final.placed
+
+
+def solve(scenario: Scenario, options: SolveOptions | None = None) -> Schedule:
+    """Find a conflict-free schedule that is as valuable as possible within the time limit.
+
+    Raises InfeasibleError (with the conflicting must/pinned meetings named) when
+    the commitments cannot all be met. Otherwise always returns a valid schedule,
+    even when time runs out: the greedy schedule is the floor.
+    """
+    options = options or SolveOptions()
+    run = _Run(options)
+    instance = build_instance(scenario, options.candidates_per_meeting)
+    impossible = impossible_commitments(instance)
+    if impossible:
+        raise InfeasibleError(impossible)
+
+    base = _place_commitments(instance, run)
+    greedy = greedy_schedule(instance, base)
+    if not greedy.complete:
+        raise MatchmakerError(
+            f"could not place every must request and pinned meeting within {options.time_limit:g}s; raise --time-limit"
+        )
+    variables = sum(len(c.slots) for c in instance.candidates)
+    strategy = options.strategy
+    if strategy == "auto":
+        strategy = "monolithic" if variables <= MONOLITHIC_MAX_VARIABLES else "decompose"
+    info = SolverInfo(
+        status="UNKNOWN",
+        seconds=0.0,
+        seed=options.seed,
+        workers=options.num_workers,
+        time_limit=options.time_limit,
+        deterministic=options.deterministic,
+        strategy=strategy,
+        greedy_meetings=len(greedy.placed),
+    )
+    logger.info("strategy %s for %d meeting variables; greedy placed %d", strategy, variables, len(greedy.placed))
+    if strategy == "monolithic":
+        placed = _solve_monolithic(instance, greedy.placed, run, info)
+    else:
+        placed = _solve_decomposed(instance, greedy.placed, run, info)
+
+    schedule = build_schedule(instance, placed, info)
+    stats, weights = schedule.stats, instance.weights
+    info.objective = stats.value - weights.min_shortfall * stats.min_meetings_shortfall - weights.idle_gap * stats.idle_gaps
+    if info.best_bound is not None and info.best_bound > 0:
+        info.gap_percent = round(max(0.0, 100.0 * (info.best_bound - info.objective) / info.best_bound), 3)
+    info.seconds = round(run.elapsed(), 3)
+    info.message = _summary_message(info)
+    return schedule
+
+
+def _summary_message(info: SolverInfo) -> str:
+    if info.fallback:
+        return "the optimizer found nothing better in time; this is the greedy schedule (raise --time-limit)"
+    if info.status == "OPTIMAL":
+        return "proven optimal for the candidate pairs considered"
+    return "time limit reached or decomposed; best schedule found, see best_bound for how far it may be from optimal"
