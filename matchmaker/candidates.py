@@ -241,7 +241,7 @@ def build_instance(
             if not common:
                 if level is not None:
                     if language is not None and (free_sets[b_index] & free_sets[e_party]):
-                        reason = f"the meeting needs a {language} interpreter and none is available while both are free"
+                        reason = f"the meeting needs an interpreter for {language!r} and none is on duty while both are free"
                     else:
                         reason = f"{buyer.id} and {exhibitor.id} are never available at the same time"
                     dropped.append(DroppedRequest(buyer.id, exhibitor.id, level, by, reason))

@@ -38,10 +38,10 @@ def impossible_commitments(instance: Instance) -> list[str]:
     ]
     for c in instance.candidates:
         if c.pinned_slot is not None and c.pinned_slot not in c.slots:
-            language = instance.languages[c.interpreter] if c.interpreter is not None else "an"
+            language = instance.languages[c.interpreter] if c.interpreter is not None else "?"
             reasons.append(
                 f"pinned meeting {_pair(instance, c)} at {instance.grid.slots[c.pinned_slot].label} "
-                f"needs a {language} interpreter and none is on duty then"
+                f"needs an interpreter for {language!r} and none is on duty then"
             )
     committed = Counter()
     for c in instance.candidates:

@@ -323,7 +323,7 @@ def semantic_problems(scenario: Scenario) -> list[Problem]:
     for r_index, request in enumerate(scenario.requests):
         if check_pair(request, f"requests[{r_index}]") and request.level == "must":
             if (request.buyer, request.exhibitor) in blocked:
-                add(Problem(f"requests[{r_index}]", f"must meeting {request.buyer}-{request.exhibitor} is a blocked pair"))
+                add(Problem(f"requests[{r_index}]", f"must meeting {request.buyer!r}-{request.exhibitor!r} is a blocked pair"))
 
     # Interpreters.
     languages: dict[str, int] = {}
@@ -343,9 +343,9 @@ def semantic_problems(scenario: Scenario) -> list[Problem]:
             continue
         pair = (pin.buyer, pin.exhibitor)
         if pair in blocked:
-            add(Problem(where, f"pinned meeting {pin.buyer}-{pin.exhibitor} is a blocked pair"))
+            add(Problem(where, f"pinned meeting {pin.buyer!r}-{pin.exhibitor!r} is a blocked pair"))
         if pair in pinned_pairs:
-            add(Problem(where, f"pair {pin.buyer}-{pin.exhibitor} is pinned twice (also pinned[{pinned_pairs[pair]}])"))
+            add(Problem(where, f"pair {pin.buyer!r}-{pin.exhibitor!r} is pinned twice (also pinned[{pinned_pairs[pair]}])"))
         pinned_pairs.setdefault(pair, p_index)
         if pin.date not in fair_dates:
             add(Problem(f"{where}.date", f"{pin.date} is not a day of the fair"))
@@ -357,10 +357,10 @@ def semantic_problems(scenario: Scenario) -> list[Problem]:
         end = start + scenario.slot_minutes
         for who, person in (("buyer", buyer_by_id[pin.buyer]), ("exhibitor", exhibitor_by_id[pin.exhibitor])):
             if not _available(person.availability, pin.date, start, end):
-                add(Problem(where, f"{who} {person.id} is not available on {pin.date} {pin.start}-{hhmm(end)}"))
+                add(Problem(where, f"{who} {person.id!r} is not available on {pin.date} {pin.start}-{hhmm(end)}"))
             key = (person.id, pin.date, pin.start)
             if key in pinned_times:
-                add(Problem(where, f"{person.id} already has pinned[{pinned_times[key]}] at {pin.date} {pin.start}"))
+                add(Problem(where, f"{person.id!r} already has pinned[{pinned_times[key]}] at {pin.date} {pin.start}"))
             pinned_times.setdefault(key, p_index)
     return problems
 
@@ -385,9 +385,11 @@ def json_path(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        else:
+        elif str(part).isidentifier() or str(part).replace("-", "_").isidentifier():
             out += ("." if out else "") + str(part)
-    return out
+        else:  # odd keys (spaces, newlines, empty) are quoted so the line stays one line
+            out += f"[{json.dumps(str(part))}]"
+    return out or "(root)"
 
 
 def validation_problems(error: ValidationError) -> list[Problem]:

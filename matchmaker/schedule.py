@@ -81,6 +81,7 @@ class Stats(_Out):
     candidates: int = Field(default=0, description="Candidate pairs given to the optimizer after pruning")
     candidates_before_pruning: int = 0
     variables: int = Field(default=0, description="Meeting variables (pair x slot) in the CP-SAT model")
+    meetings_per_buyer: dict[str, int] = Field(default_factory=dict)
 
 
 class SolverInfo(_Out):

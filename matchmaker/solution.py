@@ -116,6 +116,7 @@ def compute_stats(instance: Instance, placed: dict[int, int]) -> Stats:
         candidates=len(instance.candidates),
         candidates_before_pruning=instance.candidates_before_pruning,
         variables=sum(len(c.slots) for c in instance.candidates),
+        meetings_per_buyer={instance.parties[b].id: counts[b] for b in range(instance.num_buyers)},
     )
 
 

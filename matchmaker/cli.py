@@ -1,0 +1,239 @@
+"""Command line: parse, call the library, map its exceptions to messages and exit codes.
+
+Exit codes: 0 success; 1 `check` found violations; 2 bad input, an infeasible
+set of must/pinned meetings, or an output that exists without --force;
+3 no schedule could be produced in the time given.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from . import __version__, bundled_scenario_path
+from .checker import check_schedule
+from .errors import InfeasibleError, InputError, MatchmakerError, OutputExistsError
+from .files import refuse_overwrite, write_atomic
+from .generate import PRESETS, generate_scenario
+from .scenario import load_scenario, scenario_json_schema
+from .schedule import Schedule, load_schedule
+from .solver import Progress, SolveOptions, solve
+
+EXIT_VIOLATIONS = 1
+EXIT_BAD_INPUT = 2
+EXIT_NO_SCHEDULE = 3
+
+
+def _fail(lines: list[str], code: int) -> None:
+    for line in lines:
+        click.echo(line, err=True)
+    sys.exit(code)
+
+
+def library_errors(command):
+    """Turn library exceptions into one-line-per-problem messages and exit codes, never tracebacks."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except InputError as error:
+            _fail([f"error: {line}" for line in error.lines()], EXIT_BAD_INPUT)
+        except InfeasibleError as error:
+            _fail(
+                ["error: the must requests and pinned meetings cannot all be met:"] + [f"  {r}" for r in error.reasons],
+                EXIT_BAD_INPUT,
+            )
+        except OutputExistsError as error:
+            _fail([f"error: {error}"], EXIT_BAD_INPUT)
+        except MatchmakerError as error:
+            _fail([f"error: {error}"], EXIT_NO_SCHEDULE)
+
+    return wrapper
+
+
+def force_option(command):
+    return click.option("--force", is_flag=True, help="Overwrite an existing output file.")(command)
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="matchmaker")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv includes the CP-SAT search log).")
+def main(verbose: int) -> None:
+    """B2B matchmaking scheduler for trade fairs.
+
+    \b
+    Example:
+      matchmaker solve -o out/          # the bundled Anping 2023 fair
+      matchmaker check scenarios/anping-2023.json out/schedule.json
+    """
+    _setup_logging(verbose)
+
+
+def _terminal_progress(progress: Progress) -> None:
+    click.echo(
+        f"\r  {progress.stage}: {progress.seconds:6.1f}s  best {progress.objective:,.0f}  bound {progress.bound:,.0f}   ",
+        err=True,
+        nl=False,
+    )
+
+
+@main.command("solve")
+@click.argument("scenario", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "outdir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True, help="Folder for schedule.json.")
+@click.option("--time-limit", type=click.FloatRange(min=1), default=30.0, show_default=True, help="Seconds for the whole solve.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="CP-SAT worker threads [default: all cores].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the solver.")
+@click.option("--deterministic", is_flag=True, help="Count the time limit in deterministic solver time: same input, seed and workers give the same schedule.")
+@click.option("--strategy", type=click.Choice(["auto", "monolithic", "decompose"]), default="auto", show_default=True, help="One CP-SAT model, or selection by day then timetabling per day.")
+@click.option("--candidates-per-meeting", type=click.IntRange(min=1), default=3, show_default=True, help="Keep each buyer's best N x max_meetings pairs (requests always kept).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the headline, not every buyer's count.")
+@force_option
+@library_errors
+def solve_command(scenario, outdir, time_limit, workers, seed, deterministic, strategy, candidates_per_meeting, quiet, force):
+    """Solve a scenario and write OUTDIR/schedule.json.
+
+    Without SCENARIO, solves the bundled Anping 2023 wire-mesh fair. A solve
+    that runs out of time still writes the best valid schedule found.
+
+    \b
+    Example:
+      matchmaker solve scenarios/demo-small.json -o out/ --time-limit 10
+    """
+    path = scenario or bundled_scenario_path()
+    target = outdir / "schedule.json"
+    refuse_overwrite(target, force)  # before solving, so no work is wasted
+    loaded = load_scenario(path)
+    options = SolveOptions(
+        time_limit=time_limit,
+        workers=workers,
+        seed=seed,
+        deterministic=deterministic,
+        strategy=strategy,
+        candidates_per_meeting=candidates_per_meeting,
+        on_progress=_terminal_progress if sys.stderr.isatty() else None,
+    )
+    schedule = solve(loaded, options)
+    if options.on_progress:
+        click.echo("", err=True)
+    write_atomic(target, schedule.to_json(), force=force)
+    click.echo(summary(schedule, quiet))
+    click.echo(f"wrote {target}")
+
+
+def summary(schedule: Schedule, quiet: bool = False) -> str:
+    """The few lines an organizer reads after a solve."""
+    stats, solver = schedule.stats, schedule.solver
+    lines = [
+        f"{schedule.scenario.name}",
+        f"  {stats.meetings} meetings for {stats.buyers} buyers and {stats.exhibitors} exhibitors",
+        f"  per buyer: min {stats.per_buyer.min}, median {stats.per_buyer.median:g}, max {stats.per_buyer.max}"
+        f" ({stats.per_buyer.zero} without a meeting)",
+        f"  per exhibitor: min {stats.per_exhibitor.min}, median {stats.per_exhibitor.median:g}, max {stats.per_exhibitor.max}"
+        f" ({stats.per_exhibitor.zero} without a meeting)",
+        f"  must requests met: {stats.must_requests.met}/{stats.must_requests.total};"
+        f" want requests met: {stats.want_requests.met}/{stats.want_requests.total}",
+        f"  idle gaps: {stats.idle_gaps}; interpreted meetings: {stats.interpreted_meetings};"
+        f" below min_meetings: {stats.min_meetings_shortfall}",
+    ]
+    if solver is not None:
+        bound = "" if solver.best_bound is None else f", bound {solver.best_bound:,.0f}"
+        gap = getattr(solver, "gap_percent", None)
+        gap_text = "" if gap is None else f" (within {gap:.2f}% of the bound)"
+        lines.append(
+            f"  solver: {solver.status} ({getattr(solver, 'strategy', '?')}) in {solver.seconds:.1f}s;"
+            f" objective {solver.objective or 0:,.0f}{bound}{gap_text}"
+        )
+        lines.append(f"  {solver.message}")
+    if not quiet:
+        counts = stats.meetings_per_buyer or Counter(m.buyer for m in schedule.meetings)
+        lines.append("  meetings per buyer:")
+        cells = [f"{buyer} {count:>2}" for buyer, count in sorted(counts.items())]
+        for row in range(0, len(cells), 8):
+            lines.append("    " + "  ".join(cells[row : row + 8]))
+    return "\n".join(lines)
+
+
+@main.command("check")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("schedule", type=click.Path(dir_okay=False, path_type=Path))
+@library_errors
+def check_command(scenario, schedule):
+    """Check SCHEDULE against every hard rule of SCENARIO, independently of the solver.
+
+    Prints one labelled line per violation and exits with 1 if there is any.
+
+    \b
+    Example:
+      matchmaker check scenarios/anping-2023.json out/schedule.json
+    """
+    report = check_schedule(load_scenario(scenario), load_schedule(schedule))
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for violation in report.violations:
+        click.echo(f"{violation.label}: {violation.message}")
+    if not report.ok:
+        click.echo(f"{len(report.violations)} violation(s)", err=True)
+        sys.exit(EXIT_VIOLATIONS)
+    click.echo(f"OK: {schedule}: no violations")
+
+
+@main.command("validate")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@library_errors
+def validate_command(scenario):
+    """Validate a scenario file; print each problem with its JSON path.
+
+    \b
+    Example:
+      matchmaker validate scenarios/demo-small.json
+    """
+    loaded = load_scenario(scenario)
+    click.echo(
+        f"OK: {scenario}: {len(loaded.buyers)} buyers, {len(loaded.exhibitors)} exhibitors, "
+        f"{len(loaded.days)} day(s), {len(loaded.requests)} requests"
+    )
+
+
+@main.command("generate")
+@click.option("--preset", type=click.Choice(PRESETS), default="tiny", show_default=True, help="Size and shape of the fair.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same preset and seed give the same file.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Scenario file to write [default: stdout].")
+@force_option
+@library_errors
+def generate_command(preset, seed, output, force):
+    """Generate a synthetic wire-mesh fair scenario.
+
+    \b
+    Example:
+      matchmaker generate --preset anping --seed 7 -o anping-7.json
+    """
+    scenario = generate_scenario(preset, seed)
+    text = json.dumps(scenario.model_dump(mode="json", by_alias=True), indent=1, ensure_ascii=False) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    write_atomic(output, text, force=force)
+    click.echo(f"wrote {output}: {len(scenario.buyers)} buyers, {len(scenario.exhibitors)} exhibitors")
+
+
+@main.command("schema")
+def schema_command():
+    """Print the JSON Schema of the scenario format.
+
+    \b
+    Example:
+      matchmaker schema > scenario.schema.json
+    """
+    click.echo(json.dumps(scenario_json_schema(), indent=2))
