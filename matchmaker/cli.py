@@ -18,8 +18,8 @@ import click
 
 from . import __version__, bundled_scenario_path
 from .checker import check_schedule
-from .errors import InfeasibleError, InputError, MatchmakerError, OutputExistsError
-from .files import refuse_overwrite, write_atomic
+from .errors import InfeasibleError, InputError, MatchmakerError, OutputError, OutputExistsError
+from .files import check_writable_folder, refuse_overwrite, write_atomic
 from .generate import PRESETS, generate_scenario
 from .scenario import load_scenario, scenario_json_schema
 from .schedule import Schedule, load_schedule
@@ -50,7 +50,7 @@ def library_errors(command):
                 ["error: the must requests and pinned meetings cannot all be met:"] + [f"  {r}" for r in error.reasons],
                 EXIT_BAD_INPUT,
             )
-        except OutputExistsError as error:
+        except (OutputExistsError, OutputError) as error:
             _fail([f"error: {error}"], EXIT_BAD_INPUT)
         except MatchmakerError as error:
             _fail([f"error: {error}"], EXIT_NO_SCHEDULE)
@@ -115,6 +115,7 @@ def solve_command(scenario, outdir, time_limit, workers, seed, deterministic, st
     target = outdir / "schedule.json"
     refuse_overwrite(target, force)  # before solving, so no work is wasted
     loaded = load_scenario(path)
+    check_writable_folder(outdir)
     options = SolveOptions(
         time_limit=time_limit,
         workers=workers,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
 from ortools.sat.python import cp_model
@@ -43,17 +43,17 @@ def impossible_commitments(instance: Instance) -> list[str]:
                 f"pinned meeting {_pair(instance, c)} at {instance.grid.slots[c.pinned_slot].label} "
                 f"needs an interpreter for {language!r} and none is on duty then"
             )
-    committed = Counter()
+    committed: dict[int, list[Candidate]] = defaultdict(list)
     for c in instance.candidates:
         if c.request_level == "must" or c.pinned_slot is not None:
-            committed[c.buyer] += 1
-            committed[c.exhibitor] += 1
-    for party, count in sorted(committed.items()):
+            committed[c.buyer].append(c)
+            committed[c.exhibitor].append(c)
+    for party, own in sorted(committed.items()):
         info = instance.parties[party]
-        if count > info.max_meetings:
+        if len(own) > info.max_meetings:
             reasons.append(
-                f"{info.id} has {count} must/pinned meetings but can take at most {info.max_meetings} "
-                f"(max_meetings or free slots)"
+                f"{info.id} has {len(own)} must/pinned meetings but can take at most {info.max_meetings} "
+                f"(max_meetings or free slots): " + ", ".join(_commitment(instance, c) for c in own)
             )
     return reasons
 

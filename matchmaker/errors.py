@@ -52,3 +52,7 @@ class InfeasibleError(MatchmakerError):
 
 class OutputExistsError(MatchmakerError):
     """Refused to overwrite an existing output file without force."""
+
+
+class OutputError(MatchmakerError):
+    """An output file or folder cannot be written."""

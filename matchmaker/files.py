@@ -6,13 +6,31 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import OutputExistsError
+from .errors import OutputError, OutputExistsError
 
 
 def refuse_overwrite(path: str | Path, force: bool) -> None:
     """Raise OutputExistsError when ``path`` exists and ``force`` is not given."""
     if Path(path).exists() and not force:
         raise OutputExistsError(f"{path} already exists; use --force to overwrite it")
+
+
+def check_writable_folder(folder: str | Path) -> None:
+    """Fail early, without creating anything, when ``folder`` could not be written to."""
+    existing = Path(folder).absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"cannot write into {folder}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write into {folder}: no permission to write in {existing}")
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create folder {folder}: {error.strerror or error}") from None
 
 
 def write_atomic(path: str | Path, text: str, force: bool = False) -> Path:
@@ -22,14 +40,20 @@ def write_atomic(path: str | Path, text: str, force: bool = False) -> Path:
     """
     path = Path(path)
     refuse_overwrite(path, force)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _make_folder(path.parent)
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -433,6 +433,8 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError([Problem("", f"cannot read file: {error}")], str(path)) from None
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise ScenarioError([Problem("", "JSON is nested too deeply")], str(path)) from None
     except json.JSONDecodeError as error:
         raise ScenarioError(
             [Problem(f"line {error.lineno} column {error.colno}", f"malformed JSON: {error.msg}")], str(path)

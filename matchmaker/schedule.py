@@ -123,6 +123,8 @@ def load_schedule(path: str | Path) -> Schedule:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ScheduleFileError([Problem("", "file not found")], str(path)) from None
+    except RecursionError:
+        raise ScheduleFileError([Problem("", "JSON is nested too deeply")], str(path)) from None
     except json.JSONDecodeError as error:
         raise ScheduleFileError(
             [Problem(f"line {error.lineno} column {error.colno}", f"malformed JSON: {error.msg}")], str(path)

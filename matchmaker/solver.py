@@ -31,8 +31,10 @@ from .solution import build_schedule
 logger = logging.getLogger(__name__)
 
 MONOLITHIC_MAX_VARIABLES = 40_000  # above this, presolve alone eats a 2-core budget
-SELECTION_SHARE = 0.3
-LP_HEAVY_SUBSOLVERS = ["max_lp", "reduced_costs", "core", "default_lp", "quick_restart", "pseudo_costs", "no_lp", "lb_tree_search"]  # of the time left after the greedy, for stage 1 of the decomposition
+SELECTION_SHARE = 0.3  # of the time left after the greedy, for stage 1 of the decomposition
+DAYS_SHARE = 0.6  # of the limit, split over the days (deterministic runs only)
+# Workers for assignment-like stages, best first (see _Run.configure).
+LP_HEAVY_SUBSOLVERS = ["max_lp", "reduced_costs", "core", "default_lp", "quick_restart", "pseudo_costs", "no_lp", "lb_tree_search"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,17 @@ class _Run:
     def remaining(self) -> float:
         return max(0.5, self.options.time_limit - self.elapsed())
 
+    def budget(self, share: float, of_remaining: float = 1.0) -> float:
+        """Time for the next stage.
+
+        Deterministic runs get a fixed ``share`` of the limit (wall-clock readings
+        would make the budget, and so the schedule, vary); others get
+        ``of_remaining`` of the wall time left.
+        """
+        if self.options.deterministic:
+            return share * self.options.time_limit
+        return max(0.5, of_remaining * self.remaining())
+
     def configure(self, solver: cp_model.CpSolver, budget: float, lp_heavy: bool = False) -> None:
         params = solver.parameters
         params.num_workers = self.options.num_workers
@@ -121,7 +134,7 @@ def _place_commitments(instance: Instance, run: _Run) -> list[tuple[int, int]]:
         return []
     sub, original = restrict(instance, committed)
     built = build_model(sub, objective=False)
-    solver, status = run.run(built.model, min(run.remaining(), max(5.0, 0.2 * run.options.time_limit)), "commitments")
+    solver, status = run.run(built.model, run.budget(0.2, 0.2), "commitments")
     if status == cp_model.INFEASIBLE:
         raise InfeasibleError(conflicting_commitments(sub, run.options))
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -140,7 +153,7 @@ def _hint(built, placed: dict[int, int]) -> None:
 def _solve_monolithic(instance: Instance, start: dict[int, int], run: _Run, info: SolverInfo) -> dict[int, int]:
     built = build_model(instance)
     _hint(built, start)
-    solver, status = run.run(built.model, run.remaining(), "cp-sat")
+    solver, status = run.run(built.model, run.budget(0.9, 1.0), "cp-sat")
     info.status = solver.status_name(status)
     if status == cp_model.INFEASIBLE:  # commitments were placeable, so this means a modelling bug
         raise MatchmakerError("the model is infeasible although the must requests fit; please report this scenario")
@@ -154,7 +167,7 @@ def _solve_monolithic(instance: Instance, start: dict[int, int], run: _Run, info
 
 def _solve_decomposed(instance: Instance, start: dict[int, int], run: _Run, info: SolverInfo) -> dict[int, int]:
     selection = select_meetings(
-        instance, start, lambda solver, budget: run.configure(solver, budget, lp_heavy=True), SELECTION_SHARE * run.remaining()
+        instance, start, lambda solver, budget: run.configure(solver, budget, lp_heavy=True), run.budget(SELECTION_SHARE, SELECTION_SHARE)
     )
     info.stage_status = {"selection": selection.status}
     if selection.objective is None:
@@ -169,7 +182,7 @@ def _solve_decomposed(instance: Instance, start: dict[int, int], run: _Run, info
     statuses = []
     days = sorted(chosen_by_day)
     for position, day in enumerate(days):
-        budget = run.remaining() / (len(days) - position)
+        budget = run.budget(DAYS_SHARE / len(days), 1.0 / (len(days) - position))
         sub, original = restrict(instance, chosen_by_day[day], set(instance.grid.by_day[day]), min_shortfall=0)
         built = build_model(sub)
         on_this_day = [(i, start[c]) for i, c in enumerate(original) if c in start]
