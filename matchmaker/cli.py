@@ -238,3 +238,13 @@ def schema_command():
       matchmaker schema > scenario.schema.json
     """
     click.echo(json.dumps(scenario_json_schema(), indent=2))
+
+
+def _register_extra_commands() -> None:
+    """Commands that live in their own modules (organizer I/O), attached to the group."""
+    from .cli_io import register
+
+    register(main)
+
+
+_register_extra_commands()
