@@ -92,7 +92,7 @@ def _terminal_progress(progress: Progress) -> None:
 @main.command("solve")
 @click.argument("scenario", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True, help="Folder for schedule.json.")
-@click.option("--time-limit", type=click.FloatRange(min=1), default=30.0, show_default=True, help="Seconds for the whole solve.")
+@click.option("--time-limit", type=click.FloatRange(min=1), default=45.0, show_default=True, help="Seconds for the whole solve.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="CP-SAT worker threads [default: all cores].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the solver.")
 @click.option("--deterministic", is_flag=True, help="Count the time limit in deterministic solver time: same input, seed and workers give the same schedule.")

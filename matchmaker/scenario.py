@@ -159,7 +159,15 @@ class Weights(_Strict):
     min_shortfall: int = Field(
         default=200, ge=0, le=10000, description="Penalty per meeting missing below a participant's min_meetings"
     )
-    idle_gap: int = Field(default=2, ge=0, le=100, description="Penalty per extra block of meetings in a day")
+    idle_gap: int = Field(default=1, ge=0, le=100, description="Penalty per idle gap between meetings in a day")
+
+    def value_scale(self) -> int:
+        """Factor on meeting value and shortfall in the objective.
+
+        Dropping one meeting removes at most two idle gaps (one per side), so with
+        every meeting worth more than 2 x idle_gap, compactness never costs a meeting.
+        """
+        return 2 * self.idle_gap + 1
 
 
 class Scenario(_Strict):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -19,7 +18,7 @@ from typing import Literal
 from ortools.sat.python import cp_model
 
 from .candidates import DEFAULT_CANDIDATES_PER_MEETING, Instance, build_instance, restrict
-from .decompose import select_meetings
+from .decompose import solve_decomposed
 from .diagnose import conflicting_commitments, impossible_commitments
 from .errors import InfeasibleError, MatchmakerError
 from .greedy import greedy_schedule
@@ -31,9 +30,7 @@ from .solution import build_schedule
 logger = logging.getLogger(__name__)
 
 MONOLITHIC_MAX_VARIABLES = 40_000  # above this, presolve alone eats a 2-core budget
-SELECTION_SHARE = 0.3  # of the time left after the greedy, for stage 1 of the decomposition
-DAYS_SHARE = 0.6  # of the limit, split over the days (deterministic runs only)
-# Workers for assignment-like stages, best first (see _Run.configure).
+# Workers for assignment-like stages, best first (see Run.configure).
 LP_HEAVY_SUBSOLVERS = ["max_lp", "reduced_costs", "core", "default_lp", "quick_restart", "pseudo_costs", "no_lp", "lb_tree_search"]
 
 
@@ -49,7 +46,7 @@ class Progress:
 
 @dataclass
 class SolveOptions:
-    time_limit: float = 30.0
+    time_limit: float = 45.0
     workers: int | None = None  # None = all cores
     seed: int = 0
     deterministic: bool = False  # deterministic time budget instead of wall time
@@ -71,7 +68,7 @@ class _ProgressCallback(cp_model.CpSolverSolutionCallback):
         self._report(Progress(self._stage, time.monotonic() - self._started, self.objective_value, self.best_objective_bound))
 
 
-class _Run:
+class Run:
     """One solve's options, clock and CP-SAT configuration."""
 
     def __init__(self, options: SolveOptions):
@@ -127,7 +124,7 @@ class _Run:
         return solver, status
 
 
-def _place_commitments(instance: Instance, run: _Run) -> list[tuple[int, int]]:
+def _place_commitments(instance: Instance, run: Run) -> list[tuple[int, int]]:
     """Place every must request and pin with all hard rules; raise InfeasibleError if impossible."""
     committed = [c.index for c in instance.candidates if c.request_level == "must" or c.pinned_slot is not None]
     if not committed:
@@ -143,16 +140,9 @@ def _place_commitments(instance: Instance, run: _Run) -> list[tuple[int, int]]:
     return [(original[mv.cand_of[v]], mv.slot_of[v]) for v, var in enumerate(mv.x) if solver.boolean_value(var)]
 
 
-def _hint(built, placed: dict[int, int]) -> None:
-    """Hint a complete schedule (candidate -> slot), helper variables included."""
-    mv = built.vars
-    active = {v for v in range(len(mv.x)) if placed.get(mv.cand_of[v]) == mv.slot_of[v]}
-    mv.hint(built.model, active)
-
-
-def _solve_monolithic(instance: Instance, start: dict[int, int], run: _Run, info: SolverInfo) -> dict[int, int]:
+def _solve_monolithic(instance: Instance, start: dict[int, int], run: Run, info: SolverInfo) -> dict[int, int]:
     built = build_model(instance)
-    _hint(built, start)
+    built.vars.hint_placement(built.model, start)
     solver, status = run.run(built.model, run.budget(0.9, 1.0), "cp-sat")
     info.status = solver.status_name(status)
     if status == cp_model.INFEASIBLE:  # commitments were placeable, so this means a modelling bug
@@ -165,44 +155,6 @@ def _solve_monolithic(instance: Instance, start: dict[int, int], run: _Run, info
     return {mv.cand_of[v]: mv.slot_of[v] for v, var in enumerate(mv.x) if solver.boolean_value(var)}
 
 
-def _solve_decomposed(instance: Instance, start: dict[int, int], run: _Run, info: SolverInfo) -> dict[int, int]:
-    selection = select_meetings(
-        instance, start, lambda solver, budget: run.configure(solver, budget, lp_heavy=True), run.budget(SELECTION_SHARE, SELECTION_SHARE)
-    )
-    info.stage_status = {"selection": selection.status}
-    if selection.objective is None:
-        info.status = selection.status
-        info.fallback = True
-        return start
-    info.best_bound = selection.bound
-    chosen_by_day: dict[int, list[int]] = defaultdict(list)
-    for c_index, day in sorted(selection.day_of.items()):
-        chosen_by_day[day].append(c_index)
-    preferred: list[tuple[int, int]] = []
-    statuses = []
-    days = sorted(chosen_by_day)
-    for position, day in enumerate(days):
-        budget = run.budget(DAYS_SHARE / len(days), 1.0 / (len(days) - position))
-        sub, original = restrict(instance, chosen_by_day[day], set(instance.grid.by_day[day]), min_shortfall=0)
-        built = build_model(sub)
-        on_this_day = [(i, start[c]) for i, c in enumerate(original) if c in start]
-        _hint(built, greedy_schedule(sub, on_this_day).placed)
-        solver, status = run.run(built.model, budget, f"day {instance.grid.slots[instance.grid.by_day[day][0]].date}", lp_heavy=True)
-        statuses.append(status)
-        info.stage_status[f"day{day + 1}"] = solver.status_name(status)
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            mv = built.vars
-            preferred += [(original[mv.cand_of[v]], mv.slot_of[v]) for v, var in enumerate(mv.x) if solver.boolean_value(var)]
-    proven = selection.status == "OPTIMAL" and all(s == cp_model.OPTIMAL for s in statuses)
-    info.status = "FEASIBLE" if preferred or not chosen_by_day else "UNKNOWN"
-    info.fallback = not preferred and bool(chosen_by_day)
-    # Commitments first (always consistent), then stage 2, then a greedy fill of what is left.
-    commitments = [(c, s) for c, s in start.items() if instance.candidates[c].request_level == "must" or instance.candidates[c].pinned_slot is not None]
-    final = greedy_schedule(instance, preferred + commitments + sorted(start.items()))
-    info.proven_optimal_parts = proven
-    return final.placed
-
-
 def solve(scenario: Scenario, options: SolveOptions | None = None) -> Schedule:
     """Find a conflict-free schedule that is as valuable as possible within the time limit.
 
@@ -211,7 +163,7 @@ def solve(scenario: Scenario, options: SolveOptions | None = None) -> Schedule:
     even when time runs out: the greedy schedule is the floor.
     """
     options = options or SolveOptions()
-    run = _Run(options)
+    run = Run(options)
     instance = build_instance(scenario, options.candidates_per_meeting)
     impossible = impossible_commitments(instance)
     if impossible:
@@ -241,11 +193,14 @@ def solve(scenario: Scenario, options: SolveOptions | None = None) -> Schedule:
     if strategy == "monolithic":
         placed = _solve_monolithic(instance, greedy.placed, run, info)
     else:
-        placed = _solve_decomposed(instance, greedy.placed, run, info)
+        placed = solve_decomposed(instance, greedy.placed, run, info)
 
     schedule = build_schedule(instance, placed, info)
     stats, weights = schedule.stats, instance.weights
-    info.objective = stats.value - weights.min_shortfall * stats.min_meetings_shortfall - weights.idle_gap * stats.idle_gaps
+    info.objective = (
+        weights.value_scale() * (stats.value - weights.min_shortfall * stats.min_meetings_shortfall)
+        - weights.idle_gap * stats.idle_gaps
+    )
     if info.best_bound is not None and info.best_bound > 0:
         info.gap_percent = round(max(0.0, 100.0 * (info.best_bound - info.objective) / info.best_bound), 3)
     info.seconds = round(run.elapsed(), 3)

@@ -1,7 +1,7 @@
 """CP-SAT model builder: one module per constraint family, assembled here.
 
 Objective (see docs/model.md):
-    maximize  sum value_c * x_cs  -  W_min * shortfall  -  W_gap * idle_gaps
+    maximize  k * (sum value_c * x_cs  -  W_min * shortfall)  -  W_gap * idle_gaps,  k = 2 W_gap + 1
 """
 
 from __future__ import annotations
@@ -63,6 +63,6 @@ def build_model(instance: Instance, with_assumptions: bool = False, objective: b
         value = meeting_value(instance, mv)
         shortfall = add_min_meetings(model, instance, mv)
         gaps = add_idle_gaps(model, instance, mv) if weights.idle_gap > 0 else 0
-        model.maximize(value - weights.min_shortfall * shortfall - weights.idle_gap * gaps)
+        model.maximize(weights.value_scale() * (value - weights.min_shortfall * shortfall) - weights.idle_gap * gaps)
     logger.info("model: %d meeting variables, %d constraints", len(mv), len(model.proto.constraints))
     return BuiltModel(model, mv, assumptions)

@@ -44,6 +44,10 @@ class MeetingVars:
         for var, value_of in self.derived:
             model.add_hint(var, value_of(active))
 
+    def hint_placement(self, model: cp_model.CpModel, placed: dict[int, int]) -> None:
+        """Hint a complete schedule given as candidate -> slot."""
+        self.hint(model, {v for v in range(len(self.x)) if placed.get(self.cand_of[v]) == self.slot_of[v]})
+
     def var_at(self, candidate: int, slot: int) -> cp_model.IntVar | None:
         for v in self.by_candidate[candidate]:
             if self.slot_of[v] == slot:
