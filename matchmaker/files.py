@@ -33,21 +33,36 @@ def _make_folder(folder: Path) -> None:
         raise OutputError(f"cannot create folder {folder}: {error.strerror or error}") from None
 
 
-def write_atomic(path: str | Path, text: str, force: bool = False) -> Path:
-    """Write text via a temporary file in the same folder and rename it into place.
+def _file_mode() -> int:
+    """0666 less the process umask: what an ordinary open() would have created."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
-    A crash or a full disk leaves either the old file or the new one, never half of one.
+
+def write_atomic(path: str | Path, content: str | bytes, force: bool = False) -> Path:
+    """Write via a temporary file in the same folder and rename it into place.
+
+    A crash or a full disk leaves either the old file or the new one, never half
+    of one. A file that already holds exactly ``content`` is left untouched.
     """
     path = Path(path)
+    data = content.encode("utf-8") if isinstance(content, str) else content
     refuse_overwrite(path, force)
+    try:
+        if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
+            return path
+    except OSError:
+        pass
     _make_folder(path.parent)
     try:
         fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as error:
         raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        os.chmod(temporary, _file_mode())  # mkstemp creates 0600
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)

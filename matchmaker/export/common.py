@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import statistics
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from ..errors import OutputError, Problem, ScheduleFileError
+from ..errors import Problem, ScheduleFileError
+from ..files import write_atomic
 from ..scenario import Buyer, Exhibitor, Location, Scenario, hhmm, minutes
 from ..schedule import Meeting, Schedule
 
-_FILE_MODE = 0o644  # export files are meant to be shared (mkstemp alone would give 0600)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -200,31 +198,5 @@ def group_by_day(meetings: list[Meeting]) -> dict[date, list[Meeting]]:
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> Path:
-    """Write bytes via a temporary file in the same folder and rename it into place (export files may be replaced).
-
-    A file that already holds exactly ``data`` is left untouched (its time stamp too).
-    """
-    try:
-        if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
-            return path
-    except OSError:
-        pass
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as error:
-        raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
-    try:
-        os.chmod(temporary, _FILE_MODE)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    """Write an export file atomically; export files may be replaced, unchanged ones are left alone."""
+    return write_atomic(path, data, force=True)
