@@ -190,7 +190,7 @@ def upper_bounds(
     )
     network = _Network(instance)
     value, rounds_v = _lagrangian_bound(network, network.value, iterations, value_target)
-    meetings, rounds_m = _lagrangian_bound(network, np.ones(len(network.in_arcs)), iterations, None)
+    meetings, rounds_m = _lagrangian_bound(network, np.ones(len(network.in_arcs)), max(1, iterations // 3), None)
     result = Bound(
         meetings=math.floor(meetings + 1e-6),
         value=math.floor(value + 1e-6),

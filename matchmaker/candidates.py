@@ -264,6 +264,13 @@ def build_instance(
                 )
             )
 
+    # Event-wide fairness: every exhibitor someone is interested in gets a minimum.
+    floor = scenario.fairness.exhibitor_min_meetings
+    if floor:
+        wanted = {c.exhibitor for c in candidates}
+        for party in wanted:
+            parties[party].min_meetings = max(parties[party].min_meetings, min(floor, parties[party].max_meetings))
+
     before = len(candidates)
     if candidates_per_meeting is not None:
         candidates = _prune(candidates, parties, candidates_per_meeting, candidates_per_exhibitor)

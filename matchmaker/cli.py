@@ -136,9 +136,16 @@ def solve_command(scenario, outdir, time_limit, workers, seed, deterministic, st
 def summary(schedule: Schedule, quiet: bool = False) -> str:
     """The few lines an organizer reads after a solve."""
     stats, solver = schedule.stats, schedule.solver
+    headline = f"  {stats.meetings} meetings for {stats.buyers} buyers and {stats.exhibitors} exhibitors"
+    if stats.gap_percent is not None:
+        headline += (
+            f", within {stats.gap_percent:.2f}% of the most that is possible"
+            f" (meeting value {stats.value:,} of at most {stats.upper_bound_value:,};"
+            f" at most {stats.upper_bound_meetings:,} meetings)"
+        )
     lines = [
         f"{schedule.scenario.name}",
-        f"  {stats.meetings} meetings for {stats.buyers} buyers and {stats.exhibitors} exhibitors",
+        headline,
         f"  per buyer: min {stats.per_buyer.min}, median {stats.per_buyer.median:g}, max {stats.per_buyer.max}"
         f" ({stats.per_buyer.zero} without a meeting)",
         f"  per exhibitor: min {stats.per_exhibitor.min}, median {stats.per_exhibitor.median:g}, max {stats.per_exhibitor.max}"
@@ -150,11 +157,9 @@ def summary(schedule: Schedule, quiet: bool = False) -> str:
     ]
     if solver is not None:
         bound = "" if solver.best_bound is None else f", bound {solver.best_bound:,.0f}"
-        gap = getattr(solver, "gap_percent", None)
-        gap_text = "" if gap is None else f" (within {gap:.2f}% of the bound)"
         lines.append(
             f"  solver: {solver.status} ({getattr(solver, 'strategy', '?')}) in {solver.seconds:.1f}s;"
-            f" objective {solver.objective or 0:,.0f}{bound}{gap_text}"
+            f" objective {solver.objective or 0:,.0f}{bound}"
         )
         lines.append(f"  {solver.message}")
     if not quiet:

@@ -170,6 +170,17 @@ class Weights(_Strict):
         return 2 * self.idle_gap + 1
 
 
+class Fairness(_Strict):
+    """Event-wide fairness rules (soft, weighted like min_meetings)."""
+
+    exhibitor_min_meetings: int = Field(
+        default=0,
+        ge=0,
+        le=50,
+        description="Every exhibitor with at least one interested buyer should get at least this many meetings",
+    )
+
+
 class Scenario(_Strict):
     """A fair: its days, places, participants, wishes and rules."""
 
@@ -191,6 +202,7 @@ class Scenario(_Strict):
     interpreters: list[InterpreterPool] = Field(default_factory=list)
     pinned: list[Pinned] = Field(default_factory=list)
     weights: Weights = Field(default_factory=Weights)
+    fairness: Fairness = Field(default_factory=Fairness)
 
     @field_validator("timezone")
     @classmethod

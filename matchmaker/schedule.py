@@ -81,6 +81,9 @@ class Stats(_Out):
     candidates: int = Field(default=0, description="Candidate pairs given to the optimizer after pruning")
     candidates_before_pruning: int = 0
     variables: int = Field(default=0, description="Meeting variables (pair x slot) in the CP-SAT model")
+    upper_bound_meetings: int | None = Field(default=None, description="No schedule has more meetings (flow bound)")
+    upper_bound_value: int | None = Field(default=None, description="No schedule has more meeting value (flow bound)")
+    gap_percent: float | None = Field(default=None, description="(upper_bound_value - value) / upper_bound_value x 100")
     meetings_per_buyer: dict[str, int] = Field(default_factory=dict)
 
 
