@@ -143,8 +143,14 @@ class _Network:
         return -flow.optimal_cost(), flows[self.in_arcs], flows[self.out_arcs]
 
 
-def _lagrangian_bound(network: _Network, gain: np.ndarray, iterations: int, target: float | None) -> tuple[float, int]:
-    """Smallest bound over subgradient iterations on the side-constraint multipliers."""
+def _lagrangian_bound(
+    network: _Network, gain: np.ndarray, iterations: int, target: float | None, deadline: float = math.inf
+) -> tuple[float, int]:
+    """Smallest bound over subgradient iterations on the side-constraint multipliers.
+
+    Every iteration gives a valid bound, so stopping at the deadline (after the
+    first) only costs tightness.
+    """
     multipliers = np.zeros(len(network.side))
     best = math.inf
     step_scale = 1.0
@@ -169,6 +175,8 @@ def _lagrangian_bound(network: _Network, gain: np.ndarray, iterations: int, targ
         norm = float((direction * direction).sum())
         if norm == 0:
             break  # feasible and complementary: the flow is optimal for the whole relaxation
+        if time.monotonic() > deadline:
+            break
         reference = target if target is not None else 0.95 * best
         step = step_scale * max(best - reference, 0.001 * best, 1.0) / norm
         multipliers = np.maximum(0.0, np.round(multipliers - step * direction, 2))
@@ -176,21 +184,27 @@ def _lagrangian_bound(network: _Network, gain: np.ndarray, iterations: int, targ
 
 
 def upper_bounds(
-    scenario_or_instance: Scenario | Instance, iterations: int = 40, value_target: float | None = None
+    scenario_or_instance: Scenario | Instance,
+    iterations: int = 40,
+    value_target: float | None = None,
+    time_budget: float = math.inf,
 ) -> Bound:
     """Bounds on meetings and meeting value over every matching pair (no pruning).
 
-    ``value_target`` (e.g. the value of a known schedule) speeds the subgradient up.
+    ``value_target`` (e.g. the value of a known schedule) speeds the subgradient
+    up; ``time_budget`` (seconds) stops refining early, keeping a valid bound.
     """
     started = time.monotonic()
+    value_deadline = started + 0.75 * time_budget
+    deadline = started + time_budget
     instance = (
         scenario_or_instance
         if isinstance(scenario_or_instance, Instance)
         else build_instance(scenario_or_instance, candidates_per_meeting=None)
     )
     network = _Network(instance)
-    value, rounds_v = _lagrangian_bound(network, network.value, iterations, value_target)
-    meetings, rounds_m = _lagrangian_bound(network, np.ones(len(network.in_arcs)), max(1, iterations // 3), None)
+    value, rounds_v = _lagrangian_bound(network, network.value, iterations, value_target, value_deadline)
+    meetings, rounds_m = _lagrangian_bound(network, np.ones(len(network.in_arcs)), max(1, iterations // 3), None, deadline)
     result = Bound(
         meetings=math.floor(meetings + 1e-6),
         value=math.floor(value + 1e-6),

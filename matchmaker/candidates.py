@@ -52,6 +52,7 @@ class Candidate:
     request_level: str | None = None  # "must" | "want" | None
     request_by: str | None = None
     pinned_slot: int | None = None
+    previous_slot: int | None = None  # where a re-planned schedule had this meeting (minimal policy)
 
 
 @dataclass
@@ -160,10 +161,13 @@ def build_instance(
     scenario: Scenario,
     candidates_per_meeting: int | None = DEFAULT_CANDIDATES_PER_MEETING,
     candidates_per_exhibitor: int = DEFAULT_CANDIDATES_PER_EXHIBITOR,
+    forced_pairs: set[tuple[str, str]] = frozenset(),
 ) -> Instance:
     """Match buyers with exhibitors and prune to the candidates worth modelling.
 
     ``candidates_per_meeting=None`` disables pruning (every matching pair is kept).
+    ``forced_pairs`` (buyer id, exhibitor id) are candidates whatever their
+    interests and are never pruned (e.g. the meetings of a previous schedule).
     """
     grid = build_slot_grid(scenario)
     weights = scenario.weights
@@ -211,10 +215,11 @@ def build_instance(
     candidates: list[Candidate] = []
     dropped: list[DroppedRequest] = []
     requested_by_buyer: dict[str, list[str]] = defaultdict(list)
-    for buyer_id, exhibitor_id in list(requests) + list(pinned):
-        requested_by_buyer[buyer_id].append(exhibitor_id)
-
     exhibitors_by_id = {e.id: i for i, e in enumerate(scenario.exhibitors)}
+    for buyer_id, exhibitor_id in [*requests, *pinned, *forced_pairs]:
+        if exhibitor_id in exhibitors_by_id:
+            requested_by_buyer[buyer_id].append(exhibitor_id)
+
     for b_index, buyer in enumerate(scenario.buyers):
         pool = set()
         for category in buyer.interests:
@@ -273,7 +278,8 @@ def build_instance(
 
     before = len(candidates)
     if candidates_per_meeting is not None:
-        candidates = _prune(candidates, parties, candidates_per_meeting, candidates_per_exhibitor)
+        keep = {(parties[c.buyer].id, parties[c.exhibitor].id) for c in candidates} & set(forced_pairs)
+        candidates = _prune(candidates, parties, candidates_per_meeting, candidates_per_exhibitor, keep)
     for index, candidate in enumerate(candidates):
         candidate.index = index
     logger.info("candidates: %d matching pairs, %d kept after pruning", before, len(candidates))
@@ -298,12 +304,20 @@ def build_instance(
     )
 
 
-def _prune(candidates: list[Candidate], parties: list[Party], per_meeting: int, per_exhibitor: int) -> list[Candidate]:
-    """Keep requests, pins, each buyer's best ``per_meeting x capacity`` pairs and each exhibitor's best few.
+def _prune(
+    candidates: list[Candidate], parties: list[Party], per_meeting: int, per_exhibitor: int, forced: set[tuple[str, str]]
+) -> list[Candidate]:
+    """Keep requests, pins, forced pairs, each buyer's best ``per_meeting x capacity`` pairs and each exhibitor's best few.
 
     Ties are broken by ids so that pruning is deterministic.
     """
-    keep = {id(c) for c in candidates if c.request_level is not None or c.pinned_slot is not None}
+    keep = {
+        id(c)
+        for c in candidates
+        if c.request_level is not None
+        or c.pinned_slot is not None
+        or (parties[c.buyer].id, parties[c.exhibitor].id) in forced
+    }
     by_party: dict[int, list[Candidate]] = defaultdict(list)
     for c in candidates:
         by_party[c.buyer].append(c)

@@ -23,6 +23,8 @@ from .files import check_writable_folder, refuse_overwrite, write_atomic
 from .generate import PRESETS, generate_scenario
 from .scenario import load_scenario, scenario_json_schema
 from .schedule import Schedule, load_schedule
+from .diff import ChangeReport, diff_schedules
+from .replan import DifferentEventError, Moment, check_same_event, file_sha256, replan
 from .solver import Progress, SolveOptions, solve
 
 EXIT_VIOLATIONS = 1
@@ -50,7 +52,7 @@ def library_errors(command):
                 ["error: the must requests and pinned meetings cannot all be met:"] + [f"  {r}" for r in error.reasons],
                 EXIT_BAD_INPUT,
             )
-        except (OutputExistsError, OutputError) as error:
+        except (OutputExistsError, OutputError, DifferentEventError) as error:
             _fail([f"error: {error}"], EXIT_BAD_INPUT)
         except MatchmakerError as error:
             _fail([f"error: {error}"], EXIT_NO_SCHEDULE)
@@ -89,30 +91,70 @@ def _terminal_progress(progress: Progress) -> None:
     )
 
 
+def solve_options(command):
+    """Options shared by solve and reschedule."""
+    for option in reversed(
+        [
+            click.option("-o", "--output", "outdir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True, help="Folder for schedule.json (and changes.json/.csv when re-planning)."),
+            click.option("--time-limit", type=click.FloatRange(min=1), default=45.0, show_default=True, help="Seconds for the whole solve."),
+            click.option("--workers", type=click.IntRange(min=1), default=None, help="CP-SAT worker threads [default: all cores]."),
+            click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the solver."),
+            click.option("--deterministic", is_flag=True, help="Count the time limit in deterministic solver time: same input, seed and workers give the same schedule."),
+            click.option("--strategy", type=click.Choice(["auto", "monolithic", "decompose"]), default="auto", show_default=True, help="One CP-SAT model, or selection by day then timetabling per day."),
+            click.option("--candidates-per-meeting", type=click.IntRange(min=1), default=3, show_default=True, help="Keep each buyer's best N x max_meetings pairs (requests always kept)."),
+            click.option("--policy", type=click.Choice(["keep", "minimal", "full"]), default="keep", show_default=True, help="With --previous: keep published meetings, move few of them, or re-optimize freely."),
+            click.option("--max-changes-per-participant", type=click.IntRange(min=0), default=None, help="With --policy minimal: hard cap on moved/cancelled meetings per participant."),
+            click.option("--freeze-before", default=None, metavar="'YYYY-MM-DD HH:MM'", help="With --previous: nothing before this local time changes or is added."),
+            click.option("-q", "--quiet", is_flag=True, help="Print only the headline, not every buyer's count."),
+            force_option,
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 @main.command("solve")
 @click.argument("scenario", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", "outdir", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True, help="Folder for schedule.json.")
-@click.option("--time-limit", type=click.FloatRange(min=1), default=45.0, show_default=True, help="Seconds for the whole solve.")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="CP-SAT worker threads [default: all cores].")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the solver.")
-@click.option("--deterministic", is_flag=True, help="Count the time limit in deterministic solver time: same input, seed and workers give the same schedule.")
-@click.option("--strategy", type=click.Choice(["auto", "monolithic", "decompose"]), default="auto", show_default=True, help="One CP-SAT model, or selection by day then timetabling per day.")
-@click.option("--candidates-per-meeting", type=click.IntRange(min=1), default=3, show_default=True, help="Keep each buyer's best N x max_meetings pairs (requests always kept).")
-@click.option("-q", "--quiet", is_flag=True, help="Print only the headline, not every buyer's count.")
-@force_option
+@click.option("--previous", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Published schedule.json to re-plan against (see docs/replanning.md).")
+@solve_options
 @library_errors
-def solve_command(scenario, outdir, time_limit, workers, seed, deterministic, strategy, candidates_per_meeting, quiet, force):
+def solve_command(scenario, previous, **kwargs):
     """Solve a scenario and write OUTDIR/schedule.json.
 
     Without SCENARIO, solves the bundled Anping 2023 wire-mesh fair. A solve
-    that runs out of time still writes the best valid schedule found.
+    that runs out of time still writes the best valid schedule found. With
+    --previous, re-plans against a published schedule and also writes
+    changes.json and changes.csv (who must be told what).
 
     \b
     Example:
       matchmaker solve scenarios/demo-small.json -o out/ --time-limit 10
+      matchmaker solve fair-v2.json --previous out/schedule.json -o out/v2 --policy minimal --max-changes-per-participant 2
     """
+    _solve(scenario, previous, **kwargs)
+
+
+@main.command("reschedule")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--previous", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Published schedule.json to re-plan against.")
+@solve_options
+@library_errors
+def reschedule_command(scenario, previous, **kwargs):
+    """Re-plan SCENARIO against a published schedule (solve --previous).
+
+    \b
+    Example:
+      matchmaker reschedule fair-v2.json --previous out/schedule.json -o out/v2 --freeze-before "2023-10-23 12:00"
+    """
+    _solve(scenario, previous, **kwargs)
+
+
+def _solve(scenario, previous, outdir, time_limit, workers, seed, deterministic, strategy, candidates_per_meeting,
+           policy, max_changes_per_participant, freeze_before, quiet, force):
     path = scenario or bundled_scenario_path()
     target = outdir / "schedule.json"
+    if previous is not None and target.resolve() == previous.resolve():
+        raise OutputExistsError(f"{target} is the previous schedule; write the re-plan to another folder")
     refuse_overwrite(target, force)  # before solving, so no work is wasted
     loaded = load_scenario(path)
     check_writable_folder(outdir)
@@ -125,12 +167,63 @@ def solve_command(scenario, outdir, time_limit, workers, seed, deterministic, st
         candidates_per_meeting=candidates_per_meeting,
         on_progress=_terminal_progress if sys.stderr.isatty() else None,
     )
-    schedule = solve(loaded, options)
+    if previous is None:
+        schedule, report = solve(loaded, options), None
+    else:
+        old = load_schedule(previous)
+        if not force:
+            check_same_event(loaded, old)
+        result = replan(
+            loaded,
+            old,
+            options,
+            policy=policy,
+            max_changes_per_participant=max_changes_per_participant,
+            freeze_before=Moment.parse(freeze_before) if freeze_before else None,
+            previous_sha256=file_sha256(previous),
+            previous_file=str(previous),
+        )
+        schedule, report = result.schedule, result.changes
     if options.on_progress:
         click.echo("", err=True)
     write_atomic(target, schedule.to_json(), force=force)
+    if report is not None:
+        write_atomic(outdir / "changes.json", report.to_json(), force=True)
+        write_atomic(outdir / "changes.csv", report.to_csv(), force=True)
     click.echo(summary(schedule, quiet))
-    click.echo(f"wrote {target}")
+    if report is not None:
+        click.echo(change_summary(report))
+    click.echo(f"wrote {target}" + (f", {outdir / 'changes.json'}, {outdir / 'changes.csv'}" if report else ""))
+
+
+def change_summary(report: ChangeReport) -> str:
+    return (
+        f"  changes from version {report.old_version}: {report.kept} kept, {report.added} added, "
+        f"{report.moved} moved, {report.cancelled} cancelled; {report.participants_to_notify} participants to notify"
+    )
+
+
+@main.command("diff")
+@click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--csv", "as_csv", is_flag=True, help="Print the per-participant CSV instead of the text report.")
+@library_errors
+def diff_command(old, new, as_csv):
+    """List the meetings added, moved and cancelled between two schedules.
+
+    \b
+    Example:
+      matchmaker diff out/schedule.json out/v2/schedule.json
+    """
+    report = diff_schedules(load_schedule(old), load_schedule(new))
+    if as_csv:
+        click.echo(report.to_csv(), nl=False)
+        return
+    for c in report.changes:
+        before = f"{c.old_date} {c.old_start} {c.old_location}" if c.old_date else "-"
+        after = f"{c.new_date} {c.new_start} {c.new_location}" if c.new_date else "-"
+        click.echo(f"{c.change:9} {c.buyer}-{c.exhibitor}: {before} -> {after}")
+    click.echo(change_summary(report).strip())
 
 
 def summary(schedule: Schedule, quiet: bool = False) -> str:

@@ -38,11 +38,12 @@ def impossible_commitments(instance: Instance) -> list[str]:
     ]
     for c in instance.candidates:
         if c.pinned_slot is not None and c.pinned_slot not in c.slots:
-            language = instance.languages[c.interpreter] if c.interpreter is not None else "?"
-            reasons.append(
-                f"pinned meeting {_pair(instance, c)} at {instance.grid.slots[c.pinned_slot].label} "
-                f"needs an interpreter for {language!r} and none is on duty then"
-            )
+            when = instance.grid.slots[c.pinned_slot].label
+            if c.interpreter is not None:
+                why = f"needs an interpreter for {instance.languages[c.interpreter]!r} and none is on duty then"
+            else:
+                why = "cannot take place then (a participant is unavailable)"
+            reasons.append(f"pinned meeting {_pair(instance, c)} at {when} {why}")
     committed: dict[int, list[Candidate]] = defaultdict(list)
     for c in instance.candidates:
         if c.request_level == "must" or c.pinned_slot is not None:

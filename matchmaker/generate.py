@@ -822,3 +822,55 @@ def generate_scenario(preset: str, seed: int) -> Scenario:
     if preset not in _PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     return _Builder(_PRESETS[preset], seed).build()
+
+
+def late_changes(
+    scenario: Scenario, seed: int, add_buyers: int = 12, remove_buyers: int = 3, shorten: int = 5
+) -> Scenario:
+    """The same fair a few days later: late buyers with requests, cancellations, shorter stays.
+
+    Late buyers are borrowed from another seed of the same fair (ids ``L001``...;
+    their requests become ``want``: a late buyer cannot demand a published slot).
+    Removed buyers take their requests, pins and blocks with them. Shortened
+    buyers lose the last of their days (or the afternoon when they have one day).
+    """
+    rng = random.Random(seed)
+    data = scenario.model_dump(mode="json", by_alias=True)
+    donor = generate_scenario(_preset_of(scenario), seed + 10_000).model_dump(mode="json", by_alias=True)
+    exhibitor_ids = {e["id"] for e in data["exhibitors"]}
+
+    removed = set(rng.sample(sorted(b["id"] for b in data["buyers"]), remove_buyers))
+    data["buyers"] = [b for b in data["buyers"] if b["id"] not in removed]
+    for key in ("requests", "pinned", "blocked"):
+        data[key] = [item for item in data[key] if item["buyer"] not in removed]
+
+    pinned_buyers = {p["buyer"] for p in data["pinned"]}  # a pin keeps its day; shorten others
+    for buyer in rng.sample([b for b in data["buyers"] if b["id"] not in pinned_buyers], shorten):
+        windows = buyer["availability"] or [
+            {"date": d["date"], "start": s["start"], "end": s["end"]} for d in data["days"] for s in d["sessions"]
+        ]
+        attended = sorted({w["date"] for w in windows})
+        if len(attended) > 1:
+            windows = [w for w in windows if w["date"] != attended[-1]]
+        else:
+            windows = [{**w, "end": min(w["end"], "12:00")} for w in windows if w["start"] < "12:00"] or windows[:1]
+        buyer["availability"] = windows
+
+    late = rng.sample(donor["buyers"], add_buyers)
+    renamed = {b["id"]: f"L{i + 1:03d}" for i, b in enumerate(late)}
+    for buyer in late:
+        data["buyers"].append({**buyer, "id": renamed[buyer["id"]], "min_meetings": 0})
+    for request in donor["requests"]:
+        if request["buyer"] in renamed and request["exhibitor"] in exhibitor_ids:
+            data["requests"].append({**request, "buyer": renamed[request["buyer"]], "level": "want"})
+    data["description"] = (data.get("description") or "") + f" Late changes (seed {seed}) applied."
+    return parse_scenario(data)
+
+
+def _preset_of(scenario: Scenario) -> str:
+    """The preset whose size matches the scenario (late buyers come from the same kind of fair)."""
+    for name in PRESETS:
+        preset = _PRESETS[name]
+        if getattr(preset, "buyers", None) == len(scenario.buyers):
+            return name
+    return "anping"

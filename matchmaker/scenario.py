@@ -160,6 +160,9 @@ class Weights(_Strict):
         default=200, ge=0, le=10000, description="Penalty per meeting missing below a participant's min_meetings"
     )
     idle_gap: int = Field(default=1, ge=0, le=100, description="Penalty per idle gap between meetings in a day")
+    change: int = Field(
+        default=40, ge=0, le=10000, description="Re-planning (minimal policy): cost of moving or cancelling a published meeting"
+    )
 
     def value_scale(self) -> int:
         """Factor on meeting value and shortfall in the objective.

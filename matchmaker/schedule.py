@@ -104,11 +104,20 @@ class SolverInfo(_Out):
     message: str = ""
 
 
+class PreviousRef(_Out):
+    """The published schedule a re-plan started from."""
+
+    file: str | None = None
+    sha256: str | None = Field(default=None, description="sha256 of the previous schedule file's bytes")
+    version: int
+
+
 class Schedule(_Out):
     """The whole output of a solve."""
 
     format: int = SCHEDULE_FORMAT
-    version: int = 1
+    version: int = Field(default=1, description="1 for a first solve, one higher for each re-plan")
+    previous: PreviousRef | None = None
     scenario: ScenarioRef
     meetings: list[Meeting] = Field(default_factory=list)
     unscheduled_requests: list[UnscheduledRequest] = Field(default_factory=list)

@@ -9,6 +9,7 @@ the two-stage decomposition of ``decompose.py`` → schedule with stats.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from .solution import build_schedule
 logger = logging.getLogger(__name__)
 
 BOUND_ITERATIONS = 12  # subgradient rounds of the flow bound; each is one min-cost flow
+BOUND_SHARE = 0.12  # of the time limit for refining the bound (the first round always runs)
 MONOLITHIC_MAX_VARIABLES = 40_000  # above this, presolve alone eats a 2-core budget
 # Workers for assignment-like stages, best first (see Run.configure).
 LP_HEAVY_SUBSOLVERS = ["max_lp", "reduced_costs", "core", "default_lp", "quick_restart", "pseudo_costs", "no_lp", "lb_tree_search"]
@@ -167,13 +169,21 @@ def solve(scenario: Scenario, options: SolveOptions | None = None) -> Schedule:
     """
     options = options or SolveOptions()
     run = Run(options)
-    instance = build_instance(scenario, options.candidates_per_meeting)
+    return solve_instance(build_instance(scenario, options.candidates_per_meeting), options, run)
+
+
+def solve_instance(
+    instance: Instance, options: SolveOptions, run: Run | None = None, preferred: list[tuple[int, int]] = ()
+) -> Schedule:
+    """Solve a prepared candidate instance; ``preferred`` placements (e.g. a previous schedule) guide the hint."""
+    run = run or Run(options)
+    scenario = instance.scenario
     impossible = impossible_commitments(instance)
     if impossible:
         raise InfeasibleError(impossible)
 
     base = _place_commitments(instance, run)
-    greedy = greedy_schedule(instance, base)
+    greedy = greedy_schedule(instance, base + list(preferred))
     if not greedy.complete:
         raise MatchmakerError(
             f"could not place every must request and pinned meeting within {options.time_limit:g}s; raise --time-limit"
@@ -181,7 +191,11 @@ def solve(scenario: Scenario, options: SolveOptions | None = None) -> Schedule:
     bound = None
     if options.bound:
         greedy_value = sum(instance.candidates[c].value for c in greedy.placed)
-        bound = upper_bounds(scenario, iterations=BOUND_ITERATIONS, value_target=greedy_value)
+        bound = upper_bounds(
+            scenario, iterations=BOUND_ITERATIONS, value_target=greedy_value,
+            # A wall-clock budget would make the reported bound vary between deterministic runs.
+            time_budget=math.inf if options.deterministic else BOUND_SHARE * options.time_limit,
+        )
     variables = sum(len(c.slots) for c in instance.candidates)
     strategy = options.strategy
     if strategy == "auto":

@@ -1,7 +1,8 @@
 """CP-SAT model builder: one module per constraint family, assembled here.
 
 Objective (see docs/model.md):
-    maximize  k * (sum value_c * x_cs  -  W_min * shortfall)  -  W_gap * idle_gaps,  k = 2 W_gap + 1
+    maximize  k * (sum value_c * x_cs  -  W_min * shortfall  -  W_change * changes)  -  W_gap * idle_gaps
+    with k = 2 W_gap + 1 (changes only when re-planning with the minimal policy)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .locations import add_table_capacity
 from .objective import meeting_value
 from .pairs import add_must_requests, add_pair_at_most_once, add_pinned
 from .participants import add_one_meeting_at_a_time
+from .stability import add_changes
 from .variables import MeetingVars, create_meeting_vars
 from .walking import add_walking_time
 
@@ -41,11 +43,17 @@ class BuiltModel:
     assumptions: dict[int, cp_model.IntVar] | None = None  # candidate -> literal (diagnosis only)
 
 
-def build_model(instance: Instance, with_assumptions: bool = False, objective: bool = True) -> BuiltModel:
+def build_model(
+    instance: Instance,
+    with_assumptions: bool = False,
+    objective: bool = True,
+    max_changes_per_participant: int | None = None,
+) -> BuiltModel:
     """Create the variables, every hard rule, and the weighted objective.
 
     With ``with_assumptions`` each must request and pin is enforced by its own
     assumption literal, so an infeasible model can name the conflicting ones.
+    Candidates with a ``previous_slot`` (re-planning) add the change rules.
     """
     model = cp_model.CpModel()
     mv = create_meeting_vars(model, instance)
@@ -63,6 +71,12 @@ def build_model(instance: Instance, with_assumptions: bool = False, objective: b
         value = meeting_value(instance, mv)
         shortfall = add_min_meetings(model, instance, mv)
         gaps = add_idle_gaps(model, instance, mv) if weights.idle_gap > 0 else 0
-        model.maximize(weights.value_scale() * (value - weights.min_shortfall * shortfall) - weights.idle_gap * gaps)
+        changes = 0
+        if any(c.previous_slot is not None for c in instance.candidates):
+            changes = add_changes(model, instance, mv, max_changes_per_participant)
+        model.maximize(
+            weights.value_scale() * (value - weights.min_shortfall * shortfall - weights.change * changes)
+            - weights.idle_gap * gaps
+        )
     logger.info("model: %d meeting variables, %d constraints", len(mv), len(model.proto.constraints))
     return BuiltModel(model, mv, assumptions)
