@@ -34,6 +34,7 @@ def build_schedule(instance: Instance, placed: dict[int, int], solver: SolverInf
         UnscheduledRequest(buyer=d.buyer, exhibitor=d.exhibitor, level=d.level, by=d.by, reason=d.reason)
         for d in instance.dropped_requests
     ]
+    usage = _Usage(instance, placed)
     for c in instance.candidates:
         if c.request_level is not None and c.index not in placed:
             unscheduled.append(
@@ -42,7 +43,7 @@ def build_schedule(instance: Instance, placed: dict[int, int], solver: SolverInf
                     exhibitor=instance.parties[c.exhibitor].id,
                     level=c.request_level,
                     by=c.request_by or "buyer",
-                    reason=unscheduled_reason(instance, c, placed),
+                    reason=unscheduled_reason(instance, c, usage),
                 )
             )
     unscheduled.sort(key=lambda u: (u.level != "must", u.buyer, u.exhibitor))
@@ -120,20 +121,27 @@ def compute_stats(instance: Instance, placed: dict[int, int]) -> Stats:
     )
 
 
-def unscheduled_reason(instance: Instance, c: Candidate, placed: dict[int, int]) -> str:
+class _Usage:
+    """Who is busy when, and how full each table and interpreter pool is, in a placement."""
+
+    def __init__(self, instance: Instance, placed: dict[int, int]):
+        self.slots_of: dict[int, set[int]] = defaultdict(set)
+        self.tables: dict[tuple[int, int], int] = defaultdict(int)
+        self.interpreters: dict[tuple[int, int], int] = defaultdict(int)
+        for c_index, s in placed.items():
+            c = instance.candidates[c_index]
+            self.slots_of[c.buyer].add(s)
+            self.slots_of[c.exhibitor].add(s)
+            self.tables[(c.location, s)] += 1
+            if c.interpreter is not None:
+                self.interpreters[(c.interpreter, s)] += 1
+
+
+def unscheduled_reason(instance: Instance, c: Candidate, usage: _Usage) -> str:
     """A human sentence saying what stood in the way of an unscheduled request."""
     grid = instance.grid
     buyer, exhibitor = instance.parties[c.buyer], instance.parties[c.exhibitor]
-    slots_of: dict[int, set[int]] = defaultdict(set)
-    tables: dict[tuple[int, int], int] = defaultdict(int)
-    interpreters: dict[tuple[int, int], int] = defaultdict(int)
-    for other_index, s in placed.items():
-        other = instance.candidates[other_index]
-        slots_of[other.buyer].add(s)
-        slots_of[other.exhibitor].add(s)
-        tables[(other.location, s)] += 1
-        if other.interpreter is not None:
-            interpreters[(other.interpreter, s)] += 1
+    slots_of, tables, interpreters = usage.slots_of, usage.tables, usage.interpreters
     for info, party in ((buyer, c.buyer), (exhibitor, c.exhibitor)):
         if len(slots_of[party]) >= info.max_meetings:
             return f"{info.id} already has its maximum of {info.max_meetings} meetings"
