@@ -153,6 +153,12 @@ def _solve(scenario, previous, outdir, time_limit, workers, seed, deterministic,
            policy, max_changes_per_participant, freeze_before, quiet, force):
     path = scenario or bundled_scenario_path()
     target = outdir / "schedule.json"
+    if previous is None and (policy != "keep" or freeze_before or max_changes_per_participant is not None):
+        raise click.UsageError("--policy, --freeze-before and --max-changes-per-participant need --previous")
+    try:
+        freeze = Moment.parse(freeze_before) if freeze_before else None
+    except MatchmakerError as error:
+        raise click.BadParameter(str(error).removeprefix("--freeze-before "), param_hint="--freeze-before") from None
     if previous is not None and target.resolve() == previous.resolve():
         raise OutputExistsError(f"{target} is the previous schedule; write the re-plan to another folder")
     refuse_overwrite(target, force)  # before solving, so no work is wasted
@@ -179,7 +185,7 @@ def _solve(scenario, previous, outdir, time_limit, workers, seed, deterministic,
             options,
             policy=policy,
             max_changes_per_participant=max_changes_per_participant,
-            freeze_before=Moment.parse(freeze_before) if freeze_before else None,
+            freeze_before=freeze,
             previous_sha256=file_sha256(previous),
             previous_file=str(previous),
         )

@@ -24,9 +24,11 @@ class Change(BaseModel):
     exhibitor: str
     old_date: date | None = None
     old_start: str | None = None
+    old_end: str | None = None
     old_location: str | None = None
     new_date: date | None = None
     new_start: str | None = None
+    new_end: str | None = None
     new_location: str | None = None
     reason: str = ""
 
@@ -60,22 +62,21 @@ class ChangeReport(BaseModel):
 
 CSV_COLUMNS = (
     "participant", "role", "change", "counterpart",
-    "old_date", "old_start", "old_location", "new_date", "new_start", "new_location", "reason",
+    "old_date", "old_start", "old_end", "old_location", "new_date", "new_start", "new_end", "new_location", "reason",
 )
 
 
 def participant_rows(changes: list[Change]) -> list[tuple]:
     rows = []
     for c in changes:
-        tail = (
-            c.change,
-            c.old_date or "", c.old_start or "", c.old_location or "",
-            c.new_date or "", c.new_start or "", c.new_location or "",
-            _safe_cell(c.reason),
+        times = (
+            c.old_date or "", c.old_start or "", c.old_end or "", c.old_location or "",
+            c.new_date or "", c.new_start or "", c.new_end or "", c.new_location or "",
         )
-        rows.append((c.buyer, "buyer", tail[0], c.exhibitor, *tail[1:]))
-        rows.append((c.exhibitor, "exhibitor", tail[0], c.buyer, *tail[1:]))
-    rows.sort(key=lambda r: (r[0], str(r[4] or r[7]), str(r[5] or r[8])))
+        for participant, role, counterpart in ((c.buyer, "buyer", c.exhibitor), (c.exhibitor, "exhibitor", c.buyer)):
+            row = (participant, role, c.change, counterpart, *times, c.reason)
+            rows.append(tuple(_safe_cell(str(cell)) for cell in row))
+    rows.sort(key=lambda r: (r[0], r[4] or r[8], r[5] or r[9]))
     return rows
 
 
@@ -85,7 +86,7 @@ def _safe_cell(text: str) -> str:
 
 
 def _where(m: Meeting) -> tuple:
-    return (m.date, m.start, m.location)
+    return (m.date, m.start, m.end, m.location)
 
 
 def diff_schedules(old: Schedule, new: Schedule, reasons: dict[tuple[str, str], str] | None = None) -> ChangeReport:
@@ -113,9 +114,11 @@ def diff_schedules(old: Schedule, new: Schedule, reasons: dict[tuple[str, str], 
                 exhibitor=pair[1],
                 old_date=a.date if a else None,
                 old_start=a.start if a else None,
+                old_end=a.end if a else None,
                 old_location=a.location if a else None,
                 new_date=b.date if b else None,
                 new_start=b.start if b else None,
+                new_end=b.end if b else None,
                 new_location=b.location if b else None,
                 reason=reasons.get(pair, default),
             )

@@ -25,7 +25,7 @@ from ortools.sat.python import cp_model
 
 from .candidates import Candidate, Instance, build_instance, restrict
 from .diff import ChangeReport, diff_schedules
-from .errors import MatchmakerError
+from .errors import InfeasibleError, MatchmakerError
 from .greedy import _Occupancy, greedy_schedule
 from .model import build_model
 from .scenario import Scenario, hhmm, minutes
@@ -35,7 +35,7 @@ from .solver import Run, SolveOptions, solve_instance
 logger = logging.getLogger(__name__)
 
 Policy = Literal["keep", "minimal", "full"]
-KEEP_SHARE_OF_MINIMAL = 0.5  # minimal first solves keep (its floor and hint), then improves on it
+KEEP_SHARE_OF_MINIMAL = 0.7  # minimal first solves keep (its floor and hint), then improves on it
 DEMAND_PER_FREE_MEETING = 2  # unplaced pairs considered per free meeting of an affected buyer
 
 
@@ -206,13 +206,28 @@ def _fix(instance: Instance, placements: list[tuple[int, int]]) -> None:
 
 
 def _apply_freeze(instance: Instance, freeze: Moment | None, frozen: set[int]) -> None:
-    """Nothing new before the moment: drop earlier slots of every candidate that is not frozen."""
+    """Nothing new before the moment: drop earlier slots of every candidate that is not frozen.
+
+    Raises InfeasibleError, naming the freeze, for must requests that could only
+    take place before it.
+    """
     if freeze is None:
         return
     grid = instance.grid
+    impossible = []
     for c in instance.candidates:
-        if c.index not in frozen and c.pinned_slot is None:  # the scenario's own pins stay hard
-            c.slots = [s for s in c.slots if freeze.after(grid.slots[s].date, grid.slots[s].start)]
+        if c.index in frozen or c.pinned_slot is not None:  # the scenario's own pins stay hard
+            continue
+        later = [s for s in c.slots if freeze.after(grid.slots[s].date, grid.slots[s].start)]
+        if c.request_level == "must" and c.slots and not later:
+            first = grid.slots[c.slots[0]].label
+            impossible.append(
+                f"must request {instance.parties[c.buyer].id}-{instance.parties[c.exhibitor].id} could only take "
+                f"place before the freeze at {freeze.date} {hhmm(freeze.minute)} (from {first})"
+            )
+        c.slots = later
+    if impossible:
+        raise InfeasibleError(impossible)
 
 
 def _private_instance(scenario: Scenario, previous: Schedule, options: SolveOptions) -> Instance:
@@ -335,6 +350,11 @@ def replan(
 
     schedule.version = previous.version + 1
     schedule.previous = PreviousRef(file=previous_file, sha256=previous_sha256, version=previous.version)
+    for m in previous.meetings:
+        pair = (m.buyer, m.exhibitor)
+        slot = instance.grid.slot_at(m.date, m.start)
+        if pair not in reasons and slot is not None and hhmm(instance.grid.slots[slot].end) != m.end:
+            reasons[pair] = f"meetings now end at {hhmm(instance.grid.slots[slot].end)} (slot length changed)"
     report = diff_schedules(previous, schedule, reasons)
     for change in report.changes:
         pair = (change.buyer, change.exhibitor)

@@ -139,12 +139,6 @@ def test_swapped_times_are_two_moves():
     assert report.participants_to_notify == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG matchmaker/diff.py:89 _where() compares (date, start, location) only: a meeting whose end "
-    "changes (slot_minutes 20 -> 25 in the new version; carry_over keeps it because it maps by start) "
-    "is counted as kept, so its participants are never told it now ends later",
-)
 def test_a_changed_end_time_is_a_time_change():
     old = schedule(meeting("B1", "E1", "09:30", end="09:50"))
     new = schedule(meeting("B1", "E1", "09:30", end="09:55"), version=2)
@@ -170,7 +164,7 @@ def test_csv_has_two_rows_per_change_with_the_documented_columns():
     header, rows = csv_rows(report)
     assert header == list(CSV_COLUMNS) == [
         "participant", "role", "change", "counterpart",
-        "old_date", "old_start", "old_location", "new_date", "new_start", "new_location", "reason",
+        "old_date", "old_start", "old_end", "old_location", "new_date", "new_start", "new_end", "new_location", "reason",
     ]
     assert len(rows) == 2 * len(report.changes)
     for c in report.changes:
@@ -182,8 +176,8 @@ def test_csv_has_two_rows_per_change_with_the_documented_columns():
             assert r["change"] == c.change
             assert r["old_date"] == (c.old_date.isoformat() if c.old_date else "")
             assert r["new_date"] == (c.new_date.isoformat() if c.new_date else "")
-            assert (r["old_start"], r["old_location"]) == (c.old_start or "", c.old_location or "")
-            assert (r["new_start"], r["new_location"]) == (c.new_start or "", c.new_location or "")
+            assert (r["old_start"], r["old_end"], r["old_location"]) == (c.old_start or "", c.old_end or "", c.old_location or "")
+            assert (r["new_start"], r["new_end"], r["new_location"]) == (c.new_start or "", c.new_end or "", c.new_location or "")
             assert r["reason"] == c.reason
     # Sorted by participant, so each person's lines are together for a mail merge.
     participants = [r["participant"] for r in rows]
@@ -214,12 +208,6 @@ def test_csv_leaves_ordinary_reasons_alone():
     assert not any(cell.startswith("'") for r in rows for cell in r.values())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG matchmaker/diff.py:68-78 participant_rows() neutralizes only the reason; participant, "
-    "counterpart and location cells (ids are free text, scenario.py Id) go into changes.csv raw, "
-    "unlike meetings.csv (export/csv_export.py applies safe_cell to ids and locations)",
-)
 def test_csv_neutralizes_formulas_in_ids_and_locations():
     old = schedule(meeting("=cmd|'/c calc'!A0", "@E1", location="+LOC"))
     report = diff_schedules(old, schedule(version=2))
