@@ -1,21 +1,28 @@
 """What limits a fair most, and what one more table, interpreter or hour would add.
 
-Everything here is measured with the flow bound of ``bound.py`` (no CP-SAT):
+Everything here is measured on the flow bound of ``bound.py`` (no CP-SAT):
 
-1. The bound's Lagrangian is run once on the fair as it is; its best multipliers
-   price the interpreter pools and shared tables, and its flow shows which
-   participants use all the capacity the relaxation gives them.
-2. Cheap rankings pick the few candidates worth a what-if: languages and
-   meeting places by their multipliers (the bound's value of one more unit),
-   participants by the best unused pair they could take if they had one more
-   slot, time slots by how many pairs have few other slots to go to.
-3. Each what-if re-solves the flow with one capacity raised: the multipliers are
-   kept for a participant's extra hour (one min-cost flow) and re-optimized for a
-   few rounds from the fair's own for an extra interpreter or table. The increase
-   of the bound (value and meetings) is reported; it is an estimate of what the
-   change can add at most, not a promise: the bound relaxes slot timing and walking.
+1. The bound's network (``bound._Network``: buyer -> buyer-day -> pair ->
+   exhibitor-day -> exhibitor, plus the interpreter and shared-table side
+   constraints) is solved once as a linear program with GLOP. Its optimum is the
+   value the bound's Lagrangian iterations converge to, so it is a valid upper
+   bound (often a little tighter than ``stats.upper_bound_value``), and its dual
+   values price every capacity: what one more interpreter-slot, table-slot or
+   meeting for a participant is worth to the bound.
+2. Those prices rank the candidates (languages, shared meeting places, buyers,
+   exhibitors); only the top few get a what-if. Time slots are ranked by how
+   much of the buyers' meeting budgets crowd into them.
+3. Each what-if changes one capacity in the LP and re-solves it from the last
+   basis (a fraction of a second at Anping size), for value and for meetings:
+   one more interpreter of a language (its pool +1 in every slot it is on duty;
+   a language without interpreters rebuilds the fair with one), one more table
+   at a shared place, one more hour for a participant whose free time binds (or
+   one more allowed meeting when its max_meetings / max_meetings_per_day binds).
+   The increase of the bound is exact for the relaxation, so it is what the
+   change can add at most; the bound ignores slot timing and walking, so the
+   schedule may gain less.
 
-Anping (138 buyers, 420 exhibitors, 29,000 pairs) takes about 15 seconds.
+Anping (138 buyers, 420 exhibitors, 29,000 pairs) takes 10-15 seconds on 2 cores.
 """
 
 from __future__ import annotations
@@ -24,23 +31,20 @@ import logging
 import math
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from ortools.graph.python import min_cost_flow
+from ortools.linear_solver import pywraplp
 from pydantic import BaseModel, ConfigDict, Field
 
-from .bound import SCALE, _Network
-from .candidates import Instance, build_instance
+from .bound import _Network
+from .candidates import Instance, build_instance, needs_interpreter, pair_value
+from .explain import explain_schedule
 from .scenario import InterpreterPool, Scenario, hhmm
 from .schedule import Schedule
 
 logger = logging.getLogger(__name__)
 
-BASE_ITERATIONS = 12  # the solver's BOUND_ITERATIONS, so the headline bound matches stats.upper_bound_value
-WHAT_IF_ITERATIONS = 3  # warm-started subgradient rounds (value bound) after raising a priced capacity
-WHAT_IF_MEETING_ITERATIONS = 1  # the same for the meetings bound
 DEFAULT_TOP = 5
 TIME_BUDGET = 22.0  # seconds; what-ifs left when it runs out are reported without an estimate
 
@@ -95,8 +99,8 @@ class Bottlenecks(BaseModel):
             ("Time slots", self.slots),
         )
         empty = {
-            "Booths (exhibitors)": "no exhibitor uses all its capacity in the bound while a buyer it matches has room",
-            "Buyers": "no buyer uses all its capacity in the bound while an exhibitor it matches has room",
+            "Booths (exhibitors)": "one more meeting for any exhibitor would not raise the bound",
+            "Buyers": "one more meeting for any buyer would not raise the bound",
         }
         for title, items in groups:
             if not items:
@@ -108,140 +112,116 @@ class Bottlenecks(BaseModel):
                 line = f"  {item.message}"
                 if item.what_if is not None:
                     w = item.what_if
-                    line += f"; {w.change}: {w.meetings:+,} meetings, {w.value:+,} value"
+                    line += f"; {w.change}: {w.meetings:+,} meeting{'' if w.meetings == 1 else 's'}, {w.value:+,} value"
                 elif item.kind != "slot":
                     line += "; what-if not estimated (time budget)"
                 out.append(line)
         if self.unmet:
             parts = ", ".join(f"{n} {category}" for category, n in sorted(self.unmet.items(), key=lambda kv: -kv[1]))
             out.append(f"Unmet in the schedule (see `matchmaker explain`): {parts}")
-        out.append(f"({self.seconds:.1f}s; increases are estimates of the flow bound, see docs/explanations.md)")
+        out.append(f"({self.seconds:.1f}s; increases are of the flow bound: what a change can add at most, see docs/explanations.md)")
         return out
 
 
 # ---------------------------------------------------------------------------
-# The flow network with changes
+# The flow bound's relaxation as a linear program
 # ---------------------------------------------------------------------------
 
 
-@dataclass
-class _Variant:
-    """Changes to the network: side-constraint capacities, and extra nodes/arcs (an extra hour)."""
+class _Relaxation:
+    """``bound._Network`` with its side constraints as one LP, solved exactly by GLOP.
 
-    side_caps: np.ndarray
-    tails: list[int] = field(default_factory=list)
-    heads: list[int] = field(default_factory=list)
-    caps: list[int] = field(default_factory=list)
-    nodes: int = 0
-    supply: int = 0  # extra units leaving the source (a buyer's extra hour)
-    cap_delta: dict[int, int] = field(default_factory=dict)  # arc -> capacity added
-
-
-class _Flows:
-    """The network's structure, derived once from ``_Network``'s arrays."""
+    Variables are the arc flows, constraints flow conservation at every node but
+    the source and sink (their bypass arc makes them free) and the side
+    constraints. Its optimum is the limit ``bound._lagrangian_bound`` approaches
+    (the flow polytope is integral, so the Lagrangian dual equals this LP), hence
+    a valid upper bound; its duals price every capacity. Re-solves after a
+    capacity change start from the previous basis (about 0.3 s at Anping size).
+    """
 
     def __init__(self, net: _Network):
         self.net = net
-        inst = net.instance
-        parties = len(inst.parties)
-        self.parties = parties
-        num_pairs = len(inst.candidates)
-        pair_base = net.num_nodes - 2 * num_pairs
-        self.bypass = len(net.tails) - 1
-        assert net.tails[self.bypass] == 0 and net.heads[self.bypass] == 1, "bound._Network layout changed"
-        person = (net.tails >= 2) & (net.tails < 2 + parties)
-        day_head = (net.heads >= 2 + parties) & (net.heads < pair_base)
+        solver = pywraplp.Solver.CreateSolver("GLOP")
+        if solver is None:  # pragma: no cover - GLOP ships with OR-Tools
+            raise RuntimeError("the GLOP LP solver is not available")
+        solver.SetSolverSpecificParametersAsString("use_preprocessing: false")  # keeps re-solves incremental
+        self.solver = solver
+        self.x = [solver.NumVar(0.0, float(cap), "") for cap in net.caps.tolist()]
+        self.node = [None, None] + [solver.Constraint(0.0, 0.0) for _ in range(2, net.num_nodes)]
+        for a, (tail, head) in enumerate(zip(net.tails.tolist(), net.heads.tolist())):
+            if tail > 1:
+                self.node[tail].SetCoefficient(self.x[a], 1.0)
+            if head > 1:
+                self.node[head].SetCoefficient(self.x[a], -1.0)
+        self.in_arcs = np.asarray(net.in_arcs, dtype=np.int64)
+        self.out_arcs = np.asarray(net.out_arcs, dtype=np.int64)
+        self.side = []
+        for members, on_in, cap in net.side:
+            constraint = solver.Constraint(-solver.infinity(), float(cap))
+            for a in (self.in_arcs if on_in else self.out_arcs)[members].tolist():
+                constraint.SetCoefficient(self.x[a], 1.0)
+            self.side.append(constraint)
+        self.objective = solver.Objective()
+        self.objective.SetMaximization()
+        self.mode: str | None = None
+
+    def optimum(self, mode: str) -> float:
+        """Solve for ``"value"`` or ``"meetings"``; the objective value."""
+        if mode != self.mode:
+            gains = self.net.value.tolist() if mode == "value" else [1.0] * len(self.in_arcs)
+            for a, gain in zip(self.in_arcs.tolist(), gains):
+                self.objective.SetCoefficient(self.x[a], gain)
+            self.mode = mode
+        status = self.solver.Solve()
+        if status != pywraplp.Solver.OPTIMAL:
+            raise RuntimeError(f"the bound's LP ended with status {status}")
+        return self.objective.Value()
+
+    def both(self) -> tuple[float, float]:
+        """(value, meetings) optima, in the order that saves an objective switch."""
+        if self.mode == "meetings":
+            meetings = self.optimum("meetings")
+            return self.optimum("value"), meetings
+        value = self.optimum("value")
+        return value, self.optimum("meetings")
+
+    def add_var(self, upper: float, tail: int, head: int) -> pywraplp.Variable:
+        """A new arc (for a what-if); disable it afterwards with ``SetUb(0)``."""
+        var = self.solver.NumVar(0.0, upper, "")
+        if tail > 1:
+            self.node[tail].SetCoefficient(var, 1.0)
+        if head > 1:
+            self.node[head].SetCoefficient(var, -1.0)
+        return var
+
+    def add_node(self) -> int:
+        self.node.append(self.solver.Constraint(0.0, 0.0))
+        return len(self.node) - 1
+
+
+class _Structure:
+    """Which arcs of ``bound._Network`` are whose, derived from its arrays."""
+
+    def __init__(self, net: _Network):
+        parties = len(net.instance.parties)
+        pair_base = net.num_nodes - 2 * len(net.instance.candidates)
+        bypass = len(net.tails) - 1
+        assert net.tails[bypass] == 0 and net.heads[bypass] == 1, "bound._Network layout changed"
+        person_tail = (net.tails >= 2) & (net.tails < 2 + parties)
         person_head = (net.heads >= 2) & (net.heads < 2 + parties)
         day_tail = (net.tails >= 2 + parties) & (net.tails < pair_base)
-        buyer_day = np.flatnonzero(person & day_head)
+        day_head = (net.heads >= 2 + parties) & (net.heads < pair_base)
+        buyer_day = np.flatnonzero(person_tail & day_head)
         exhibitor_day = np.flatnonzero(day_tail & person_head)
         self.day_arcs = np.concatenate([buyer_day, exhibitor_day])
         self.day_party = np.concatenate([net.tails[buyer_day] - 2, net.heads[exhibitor_day] - 2])
         self.day_node = np.concatenate([net.heads[buyer_day], net.tails[exhibitor_day]])
-        self.node_party = np.full(net.num_nodes, -1)
-        self.node_party[self.day_node] = self.day_party
-        self.arc_of_day_node = np.full(net.num_nodes, -1)
-        self.arc_of_day_node[self.day_node] = self.day_arcs
-        self.in_arcs = np.asarray(net.in_arcs)
-        self.out_arcs = np.asarray(net.out_arcs)
-        self.pair_node = net.heads[self.in_arcs]  # pair "in" node of each pair-day arc
-        self.buyer_node = net.tails[self.in_arcs]
-        self.exhibitor_node = net.heads[self.out_arcs]
-        self.side_caps = np.array([cap for _m, _on, cap in net.side], dtype=np.int64)
-
-    def base(self) -> _Variant:
-        return _Variant(side_caps=self.side_caps.copy())
-
-    def solve(self, in_gain: np.ndarray, out_penalty: np.ndarray, variant: _Variant) -> tuple[int, np.ndarray]:
-        """Max-gain flow (gains in hundredths); returns the gain and the flow on every arc."""
-        net = self.net
-        tails = np.concatenate([net.tails, np.asarray(variant.tails, dtype=net.tails.dtype)])
-        heads = np.concatenate([net.heads, np.asarray(variant.heads, dtype=net.heads.dtype)])
-        caps = np.concatenate([net.caps, np.asarray(variant.caps, dtype=net.caps.dtype)])
-        caps[self.bypass] += variant.supply
-        for arc, delta in variant.cap_delta.items():
-            caps[arc] += delta
-        costs = np.zeros(len(tails), dtype=np.int64)
-        costs[self.in_arcs] = -in_gain
-        costs[self.out_arcs] = out_penalty
-        flow = min_cost_flow.SimpleMinCostFlow()
-        flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
-        num_nodes = net.num_nodes + variant.nodes
-        supplies = np.zeros(num_nodes, dtype=np.int64)
-        total = net.total_supply + variant.supply
-        supplies[0], supplies[1] = total, -total
-        flow.set_nodes_supplies(np.arange(num_nodes), supplies)
-        status = flow.solve()
-        if status != flow.OPTIMAL:
-            raise RuntimeError(f"min-cost flow failed with status {status}")
-        return -flow.optimal_cost(), flow.flows(np.arange(len(tails)))
-
-    def penalties(self, multipliers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        in_penalty = np.zeros(len(self.in_arcs))
-        out_penalty = np.zeros(len(self.out_arcs))
-        for (members, on_in, _cap), lam in zip(self.net.side, multipliers):
-            (in_penalty if on_in else out_penalty)[members] += lam
-        return in_penalty, out_penalty
-
-    def evaluate(self, gain: np.ndarray, multipliers: np.ndarray, variant: _Variant) -> tuple[float, np.ndarray]:
-        """The Lagrangian bound at fixed multipliers, and the flows."""
-        in_penalty, out_penalty = self.penalties(multipliers)
-        flow_gain, flows = self.solve(
-            np.rint(SCALE * (gain - in_penalty)).astype(np.int64), np.rint(SCALE * out_penalty).astype(np.int64), variant
-        )
-        return flow_gain / SCALE + float(np.dot(multipliers, variant.side_caps)), flows
-
-    def lagrange(
-        self,
-        gain: np.ndarray,
-        iterations: int,
-        variant: _Variant,
-        start: np.ndarray | None = None,
-        target: float | None = None,
-    ) -> tuple[float, np.ndarray]:
-        """bound._lagrangian_bound, also returning the best multipliers and starting from ``start``."""
-        side = self.net.side
-        multipliers = np.zeros(len(side)) if start is None else start.copy()
-        best, best_multipliers = math.inf, multipliers.copy()
-        step_scale = 1.0
-        for _round in range(iterations):
-            bound, flows = self.evaluate(gain, multipliers, variant)
-            if bound < best - 1e-9:
-                best, best_multipliers = bound, multipliers.copy()
-            else:
-                step_scale *= 0.7
-            in_flow, out_flow = flows[self.in_arcs], flows[self.out_arcs]
-            slack = np.array(
-                [cap - (in_flow if on_in else out_flow)[members].sum() for (members, on_in, _c), cap in zip(side, variant.side_caps)]
-            )
-            direction = np.where((slack < 0) | (multipliers > 0), slack, 0)
-            norm = float((direction * direction).sum())
-            if norm == 0:
-                break
-            reference = target if target is not None else 0.95 * best
-            step = step_scale * max(best - reference, 0.001 * best, 1.0) / norm
-            multipliers = np.maximum(0.0, np.round(multipliers - step * direction, 2))
-        return best, best_multipliers
+        node_party = np.full(net.num_nodes, -1)
+        node_party[self.day_node] = self.day_party
+        in_arcs, out_arcs = np.asarray(net.in_arcs, dtype=np.int64), np.asarray(net.out_arcs, dtype=np.int64)
+        self.pair_node = net.heads[in_arcs]
+        self.pair_buyer = node_party[net.tails[in_arcs]]
+        self.pair_exhibitor = node_party[net.heads[out_arcs]]
 
 
 def _side_keys(instance: Instance, net: _Network) -> list[tuple[str, int, int]]:
@@ -279,8 +259,18 @@ def _key_names(instance: Instance, keys: list[tuple[str, int, int]]) -> list[tup
     return [(kind, instance.languages[i] if kind == "language" else instance.location_ids[i], d) for kind, i, d in keys]
 
 
+def _by_effect(items: list[Bottleneck]) -> list[Bottleneck]:
+    """Largest measured increase of the value bound first; then the ranking score."""
+    return sorted(items, key=lambda b: (-(b.what_if.value if b.what_if else -1), -(b.what_if.meetings if b.what_if else -1), -b.score))
+
+
 def _floor(x: float) -> int:
-    return math.floor(x + 1e-6)
+    """An LP optimum as an integer bound (a hair of tolerance so 51278.9999999 counts as 51279)."""
+    return math.floor(x + 1e-6 * max(1.0, abs(x)))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word if n == 1 else word + 's'}"
 
 
 # ---------------------------------------------------------------------------
@@ -296,214 +286,249 @@ class _Analysis:
         self.budget = budget
         self.instance = build_instance(scenario, candidates_per_meeting=None)
         self.net = _Network(self.instance)
-        self.flows = _Flows(self.net)
         self.keys = _side_keys(self.instance, self.net)
-        self.ones = np.ones(len(self.net.in_arcs))
-        target = float(schedule.stats.value) if schedule is not None and schedule.stats.value else None
-        base = self.flows.base()
-        self.value, self.lam_v = self.flows.lagrange(self.net.value, BASE_ITERATIONS, base, target=target)
-        self.meetings, self.lam_m = self.flows.lagrange(self.ones, max(1, BASE_ITERATIONS // 3), base)
-        _bound, self.base_flows = self.flows.evaluate(self.net.value, self.lam_v, base)
+        self.lp = _Relaxation(self.net)
+        self.meetings = self.lp.optimum("meetings")
+        self.value = self.lp.optimum("value")  # left in value mode: the duals and flows below are the value LP's
+        lp = self.lp
+        self.prices = np.array([c.dual_value() for c in lp.side])
+        parties = len(self.instance.parties)
+        self.total_flow = np.array([lp.x[p].solution_value() for p in range(parties)])
+        self.total_price = np.array([lp.x[p].reduced_cost() for p in range(parties)])
+        self.structure = _Structure(self.net)
+        st = self.structure
+        self.day_flow = np.array([lp.x[a].solution_value() for a in st.day_arcs.tolist()])
+        self.day_price = np.array([lp.x[a].reduced_cost() for a in st.day_arcs.tolist()])
+        self.pair_flow = np.array([lp.x[a].solution_value() for a in lp.in_arcs.tolist()])
         step = scenario.slot_minutes + scenario.changeover_minutes
         self.hour_slots = max(1, (60 + scenario.changeover_minutes) // step)
 
     def out_of_time(self) -> bool:
         return time.monotonic() - self.started > self.budget
 
-    # --- what-ifs -------------------------------------------------------------
+    def _effect(self, change: str, lp: _Relaxation | None = None) -> WhatIf:
+        """Increase of both optima of ``lp`` (the fair's own LP, already changed) over the fair's."""
+        value, meetings = (lp or self.lp).both()
+        return WhatIf(
+            change=change,
+            value=max(0, _floor(value) - _floor(self.value)),
+            meetings=max(0, _floor(meetings) - _floor(self.meetings)),
+        )
 
-    def _effect(
-        self, change: str, variant: _Variant, warm: bool, flows: _Flows | None = None, start: tuple[np.ndarray, np.ndarray] | None = None
-    ) -> WhatIf:
-        """Bound increase under ``variant`` (of ``flows``, default the fair's own network).
-
-        Evaluated at the fair's multipliers (``start`` when the network was rebuilt);
-        ``warm`` adds a few subgradient rounds from there, for priced capacities.
-        """
-        flows = flows or self.flows
-        lam_v, lam_m = start or (self.lam_v, self.lam_m)
-        results = []
-        for gain, lam, base, rounds in (
-            (flows.net.value, lam_v, self.value, WHAT_IF_ITERATIONS),
-            (np.ones(len(flows.net.in_arcs)), lam_m, self.meetings, WHAT_IF_MEETING_ITERATIONS),
-        ):
-            bound, _lam = flows.lagrange(gain, 1 + rounds if warm else 1, variant, start=lam)
-            results.append(max(0, _floor(bound) - _floor(base)))
-        return WhatIf(change=change, value=results[0], meetings=results[1])
-
-    def _side_variant(self, kind: str, index: int, extra_per_day) -> _Variant:
-        variant = self.flows.base()
-        for j, (k, i, d) in enumerate(self.keys):
-            if k == kind and i == index:
-                variant.side_caps[j] += extra_per_day(d)
-        return variant
-
-    def _hour_variant(self, party: int) -> tuple[_Variant, str]:
-        """``hour_slots`` more free slots for ``party`` on one of its days (any, in the relaxation).
-
-        Its total arc rises to min(max_meetings, free slots + k); a new node X lets at
-        most k extra meetings into its day nodes, each within max_meetings_per_day.
-        """
-        inst, flows, k = self.instance, self.flows, self.hour_slots
-        info = inst.parties[party]
-        person = self._person(party)
-        cap = int(self.net.caps[party])  # the party's total arc is arc number ``party``
-        limit = len(info.free) + k if person.max_meetings is None else min(person.max_meetings, len(info.free) + k)
-        raise_total = max(0, limit - cap)
-        variant = flows.base()
-        if raise_total:
-            variant.cap_delta[party] = raise_total
-            if info.is_buyer:
-                variant.supply = raise_total
-        x = self.net.num_nodes
-        variant.nodes = 1
-        own = flows.day_party == party
-        rooms = 0
-        if info.is_buyer:
-            variant.tails.append(2 + party)
-            variant.heads.append(x)
-        else:
-            variant.tails.append(x)
-            variant.heads.append(2 + party)
-        variant.caps.append(k)
-        for arc, node in zip(flows.day_arcs[own], flows.day_node[own]):
-            room = k if info.max_per_day is None else max(0, min(k, info.max_per_day - int(self.net.caps[arc])))
-            if room:
-                rooms += room
-                variant.tails.append(x if info.is_buyer else int(node))
-                variant.heads.append(int(node) if info.is_buyer else x)
-                variant.caps.append(room)
-        note = ""
-        if rooms == 0:
-            note = f" (max_meetings_per_day {info.max_per_day} already bounds it)"
-        elif person.max_meetings is not None and limit <= cap and int(self.base_flows[party]) >= cap:
-            note = f" (max_meetings {person.max_meetings} already bounds it)"
-        return variant, f"one more hour for {info.id} (+{k} slot{'s' if k > 1 else ''}){note}"
+    def _raise_side(self, kind: str, index: int, extra_per_day: list[int], change: str) -> WhatIf:
+        """Raise the side constraints of one language or location by ``extra_per_day[day]``, measure, restore."""
+        changed = [(j, d) for j, (k, i, d) in enumerate(self.keys) if k == kind and i == index]
+        for j, d in changed:
+            self.lp.side[j].SetUb(self.lp.side[j].ub() + extra_per_day[d])
+        try:
+            return self._effect(change)
+        finally:
+            for j, d in changed:
+                self.lp.side[j].SetUb(self.lp.side[j].ub() - extra_per_day[d])
 
     def _person(self, party: int):
         scenario = self.scenario
         return scenario.buyers[party] if party < self.instance.num_buyers else scenario.exhibitors[party - self.instance.num_buyers]
+
+    def _binding(self, party: int) -> tuple[bool, list[int]]:
+        """Whether ``party``'s total arc is full, and its full day arcs (positions in the structure)."""
+        caps = self.net.caps
+        st = self.structure
+        full_total = self.total_flow[party] >= caps[party] - 1e-6
+        own = np.flatnonzero(st.day_party == party)
+        full_days = [int(i) for i in own if self.day_flow[i] >= caps[st.day_arcs[i]] - 1e-6]
+        return bool(full_total), full_days
+
+    def _participant_effect(self, party: int) -> WhatIf:
+        """One more hour when time is what binds the participant; else one more allowed meeting."""
+        info = self.instance.parties[party]
+        person = self._person(party)
+        caps, st, lp = self.net.caps, self.structure, self.lp
+        full_total, full_days = self._binding(party)
+        by_total_cap = full_total and person.max_meetings is not None and caps[party] >= person.max_meetings
+        per_day = info.max_per_day
+        by_day_cap = [i for i in full_days if per_day is not None and caps[st.day_arcs[i]] >= per_day]
+        if by_total_cap or (by_day_cap and len(by_day_cap) == len(full_days)):
+            # A limit the organizer set binds: what would allowing one more meeting add?
+            raised: list[tuple[pywraplp.Variable, float]] = []
+            names = []
+            if by_total_cap:
+                raised.append((lp.x[party], lp.x[party].ub()))
+                names.append(f"max_meetings {person.max_meetings} -> {person.max_meetings + 1}")
+            if by_day_cap:
+                raised += [(lp.x[int(st.day_arcs[i])], lp.x[int(st.day_arcs[i])].ub()) for i in by_day_cap]
+                names.append(f"max_meetings_per_day {per_day} -> {per_day + 1}")
+            for var, upper in raised:
+                var.SetUb(upper + 1)
+            try:
+                return self._effect(" and ".join(names) + f" for {info.id}")
+            finally:
+                for var, upper in raised:
+                    var.SetUb(upper)
+        return self._hour_effect(party)
+
+    def _hour_effect(self, party: int) -> WhatIf:
+        """``hour_slots`` more free slots for ``party`` on one of its days (any one, in the relaxation).
+
+        Its total arc rises to min(max_meetings, free slots + k); a new node lets at
+        most k extra meetings into its day nodes, each within max_meetings_per_day.
+        """
+        info = self.instance.parties[party]
+        person = self._person(party)
+        caps, st, lp, k = self.net.caps, self.structure, self.lp, self.hour_slots
+        limit = len(info.free) + k if person.max_meetings is None else min(person.max_meetings, len(info.free) + k)
+        total = lp.x[party]
+        old_total = total.ub()
+        total.SetUb(max(old_total, float(limit)))
+        hub = lp.add_node()
+        me = 2 + party
+        added = [lp.add_var(float(k), me, hub) if info.is_buyer else lp.add_var(float(k), hub, me)]
+        for i in np.flatnonzero(st.day_party == party).tolist():
+            room = k if info.max_per_day is None else max(0, min(k, info.max_per_day - int(caps[st.day_arcs[i]])))
+            if room:
+                node = int(st.day_node[i])
+                added.append(lp.add_var(float(room), hub, node) if info.is_buyer else lp.add_var(float(room), node, hub))
+        try:
+            return self._effect(f"one more hour for {info.id} (+{k} slot{'s' if k > 1 else ''})")
+        finally:
+            total.SetUb(old_total)
+            for var in added:
+                var.SetUb(0.0)
 
     # --- rankings ----------------------------------------------------------------
 
     def interpreters(self, top: int) -> list[Bottleneck]:
         inst, grid = self.instance, self.instance.grid
         price: dict[int, float] = defaultdict(float)
-        for (kind, index, d), lam in zip(self.keys, self.lam_v):
+        used: dict[int, float] = defaultdict(float)
+        for (kind, index, d), lam, (members, _on, _cap) in zip(self.keys, self.prices, self.net.side):
             if kind == "language":
                 price[index] += lam * sum(1 for s in grid.by_day[d] if inst.interpreter_capacity[index][s] > 0)
+                used[index] += float(self.pair_flow[members].sum())
         demand = _missing_language_demand(self.scenario, inst)
-        ranked = [(score, lang) for lang, score in ((inst.languages[i], p) for i, p in price.items()) if score > 0]
-        ranked += [(float(value), lang) for lang, (value, _pairs) in demand.items()]
+        ranked: list[tuple[float, str]] = [(p, inst.languages[i]) for i, p in price.items() if p > 1e-6]
+        ranked += [(float(value), language) for language, (value, _pairs) in demand.items()]
         ranked.sort(key=lambda item: (-item[0], item[1]))
-        out = []
+        out: list[tuple[Bottleneck, InterpreterPool | None]] = []
         for score, language in ranked[:top]:
             pool = next((p for p in self.scenario.interpreters if p.language == language), None)
             if language in demand:
                 value, pairs = demand[language]
-                what = "no pool" if pool is None else f"{pool.count} interpreters"
-                message = f"'{language}': {what}; {pairs} matching pairs need a '{language}' interpreter (worth {value:,} together)"
+                what = "no interpreters" if pool is None or pool.count == 0 else f"{pool.count} interpreters"
+                message = (
+                    f"'{language}': {what}; {_plural(pairs, 'matching pair')} {'needs' if pairs == 1 else 'need'} "
+                    f"an interpreter for '{language}' (worth {value:,} together)"
+                )
             else:
                 index = inst.languages.index(language)
-                used = sum(int(self.base_flows[self.flows.in_arcs][members].sum()) for (kind, i, _d), (members, _on, _c) in zip(self.keys, self.net.side) if kind == "language" and i == index)
                 duty = sum(1 for s in range(len(grid)) if inst.interpreter_capacity[index][s] > 0)
                 message = (
-                    f"'{language}': {pool.count} interpreter(s) on duty in {duty} slots; the bound would use "
-                    f"{used} interpreted meetings, the pool is priced at {score:,.0f} value per extra interpreter"
+                    f"'{language}': {pool.count} interpreter(s) on duty in {duty} slots, fully used in the bound "
+                    f"({used[index]:.0f} interpreted meetings); one more is priced at {score:,.0f} value"
                 )
             out.append((Bottleneck(kind="interpreter", id=language, message=message, score=round(score, 2)), pool))
-        # Pools that exist are a few flows each; a language without interpreters means rebuilding the fair.
-        for item, pool in sorted(out, key=lambda entry: entry[1] is None or entry[1].count == 0):
+        staffed = [(item, pool) for item, pool in out if pool is not None and pool.count > 0]
+        for item, pool in staffed:
             if not self.out_of_time():
-                item.what_if = self._interpreter_effect(item.id, pool)
-        return [item for item, _pool in out]
+                index = inst.languages.index(item.id)
+                on_duty = [sum(1 for s in grid.by_day[d] if inst.interpreter_capacity[index][s] > 0) for d in range(len(grid.by_day))]
+                item.what_if = self._raise_side("language", index, on_duty, f"one more '{item.id}' interpreter")
+        unstaffed = [item for item, pool in out if pool is None or pool.count == 0]
+        if unstaffed and not self.out_of_time():
+            for item, what_if in zip(unstaffed, self._new_language_effects([item.id for item in unstaffed])):
+                item.what_if = what_if
+        return _by_effect([item for item, _pool in out])
 
-    def _interpreter_effect(self, language: str, pool: InterpreterPool | None) -> WhatIf:
-        change = f"one more '{language}' interpreter"
-        inst, grid = self.instance, self.instance.grid
-        if pool is not None and pool.count > 0:
-            index = inst.languages.index(language)
-            variant = self._side_variant(
-                "language", index, lambda d: sum(1 for s in grid.by_day[d] if inst.interpreter_capacity[index][s] > 0)
-            )
-            return self._effect(change, variant, warm=True)
-        # No interpreter yet: pairs appear, so the fair is rebuilt with one; multipliers carry over by name.
-        pools = [p for p in self.scenario.interpreters if p.language != language]
-        pools.append(InterpreterPool(language=language, count=1, availability=pool.availability if pool else None))
-        changed = self.scenario.model_copy(update={"interpreters": pools})
+    def _new_language_effects(self, languages: list[str]) -> list[WhatIf]:
+        """One interpreter for each of ``languages`` (none today): new pairs appear, so the fair is rebuilt
+        once with all of them staffed and each is measured with the others' new pairs switched off."""
+        pools = {p.language: p for p in self.scenario.interpreters}
+        changed_pools = [p for p in self.scenario.interpreters if p.language not in languages]
+        for language in languages:
+            old = pools.get(language)
+            changed_pools.append(InterpreterPool(language=language, count=1, availability=old.availability if old else None))
+        changed = self.scenario.model_copy(update={"interpreters": changed_pools})
         instance = build_instance(changed, candidates_per_meeting=None)
         net = _Network(instance)
-        flows = _Flows(net)
-        old = [dict(zip(_key_names(inst, self.keys), lam)) for lam in (self.lam_v, self.lam_m)]
-        names = _key_names(instance, _side_keys(instance, net))
-        start = tuple(np.array([table.get(name, 0.0) for name in names]) for table in old)
-        return self._effect(change, flows.base(), True, flows, start)
+        lp = _Relaxation(net)
+        pair_days = [(c.index, d) for c in instance.candidates for d in sorted({instance.grid.slots[s].day for s in c.slots})]
+        arcs_of: dict[str, list[int]] = defaultdict(list)
+        for (c_index, _d), arc in zip(pair_days, lp.in_arcs.tolist()):
+            c = instance.candidates[c_index]
+            if c.interpreter is not None and instance.languages[c.interpreter] in languages:
+                arcs_of[instance.languages[c.interpreter]].append(arc)
+
+        def switch(language: str | None, upper: float) -> None:
+            for name, arcs in arcs_of.items():
+                if language is None or name == language:
+                    for a in arcs:
+                        lp.x[a].SetUb(upper)
+
+        switch(None, 0.0)
+        base_value, base_meetings = lp.both()  # the rebuilt fair without the new pairs (about self.value)
+        effects = []
+        for language in languages:
+            if self.out_of_time():
+                effects.append(None)
+                continue
+            switch(language, 1.0)
+            value, meetings = lp.both()
+            switch(language, 0.0)
+            effects.append(
+                WhatIf(
+                    change=f"one more '{language}' interpreter",
+                    value=max(0, _floor(value) - _floor(base_value)),
+                    meetings=max(0, _floor(meetings) - _floor(base_meetings)),
+                )
+            )
+        return effects
 
     def locations(self, top: int) -> list[Bottleneck]:
         inst, grid = self.instance, self.instance.grid
         price: dict[int, float] = defaultdict(float)
-        for (kind, index, d), lam in zip(self.keys, self.lam_v):
+        for (kind, index, d), lam in zip(self.keys, self.prices):
             if kind == "location":
                 price[index] += lam * len(grid.by_day[d])
-        ranked = sorted(((p, i) for i, p in price.items() if p > 0), key=lambda item: (-item[0], inst.location_ids[item[1]]))
+        ranked = sorted(((p, i) for i, p in price.items() if p > 1e-6), key=lambda item: (-item[0], inst.location_ids[item[1]]))
         out = []
         for score, index in ranked[:top]:
             location = inst.location_ids[index]
             users = {c.exhibitor for c in inst.candidates if c.location == index}
             message = (
-                f"{location}: {inst.location_tables[index]} table(s) shared by {len(users)} exhibitors; "
-                f"priced at {score:,.0f} value per extra table"
+                f"{location}: {_plural(inst.location_tables[index], 'table')} shared by {len(users)} exhibitors, "
+                f"fully used in the bound; one more is priced at {score:,.0f} value"
             )
             item = Bottleneck(kind="location", id=location, message=message, score=round(score, 2))
             if not self.out_of_time():
-                variant = self._side_variant("location", index, lambda d: len(grid.by_day[d]))
-                item.what_if = self._effect(f"one more table at {location}", variant, warm=True)
+                item.what_if = self._raise_side("location", index, [len(day) for day in grid.by_day], f"one more table at {location}")
             out.append(item)
-        return out
+        return _by_effect(out)
 
     def participants(self, buyers: bool, top: int) -> list[Bottleneck]:
-        """Participants using all the capacity the bound gives them, ranked by the best pair they leave out."""
-        inst, flows, net = self.instance, self.flows, self.net
-        f = self.base_flows
-        parties = flows.parties
-        total_cap = net.caps[:parties]
-        total_flow = f[:parties]
-        total_slack = total_cap - total_flow
-        day_slack = np.zeros(net.num_nodes, dtype=np.int64)
-        day_slack[flows.day_node] = net.caps[flows.day_arcs] - f[flows.day_arcs]
-        in_penalty, out_penalty = flows.penalties(self.lam_v)
-        gain = net.value - in_penalty - out_penalty
-        pair_used = np.zeros(net.num_nodes, dtype=np.int64)
-        np.add.at(pair_used, flows.pair_node, f[flows.in_arcs])
-        unused = pair_used[flows.pair_node] == 0
-        buyer = flows.node_party[flows.buyer_node]
-        exhibitor = flows.node_party[flows.exhibitor_node]
-        if buyers:
-            me, my_node, other, other_node = buyer, flows.buyer_node, exhibitor, flows.exhibitor_node
-        else:
-            me, my_node, other, other_node = exhibitor, flows.exhibitor_node, buyer, flows.buyer_node
-        full = (total_slack[me] == 0) | (day_slack[my_node] == 0)
-        room = (total_slack[other] > 0) & (day_slack[other_node] > 0)
-        score = np.full(parties, -np.inf)
-        choose = unused & full & room & (gain > 0)
-        np.maximum.at(score, me[choose], gain[choose])
-        left = np.zeros(parties, dtype=np.int64)
-        np.add.at(left, me[unused & full], 1)
-        order = [p for p in np.argsort(-score, kind="stable") if np.isfinite(score[p])][:top]
+        """Participants whose capacity the bound uses fully, ranked by the LP's price of one more meeting for them."""
+        inst, st = self.instance, self.structure
+        parties = len(inst.parties)
+        best_day = np.zeros(parties)
+        np.maximum.at(best_day, st.day_party, self.day_price)
+        score = self.total_price + best_day
+        side = range(inst.num_buyers) if buyers else range(inst.num_buyers, parties)
+        ranked = sorted((p for p in side if score[p] > 1e-6), key=lambda p: (-score[p], inst.parties[p].id))[:top]
+        mine = st.pair_buyer if buyers else st.pair_exhibitor
+        unused = np.zeros(parties, dtype=np.int64)
+        np.add.at(unused, mine, self.pair_flow < 1e-6)
         out = []
-        for p in order:
+        for p in ranked:
             info = inst.parties[p]
             person = self._person(p)
             message = (
-                f"{info.id}: {int(total_flow[p])} meetings in the bound, {self._limit_text(p, person)}; "
-                f"{int(left[p])} matching pairs left out, the best with a free counterpart worth {score[p]:,.0f}"
+                f"{info.id}: {self.total_flow[p]:.0f} meetings in the bound, {self._limit_text(p, person)}; "
+                f"{_plural(int(unused[p]), 'matching pair')} left out; one more meeting for it is priced at {score[p]:,.0f} value"
             )
             item = Bottleneck(kind="buyer" if buyers else "exhibitor", id=info.id, message=message, score=round(float(score[p]), 2))
             if not self.out_of_time():
-                variant, change = self._hour_variant(int(p))
-                item.what_if = self._effect(change, variant, warm=False)
+                item.what_if = self._participant_effect(p)
             out.append(item)
-        return out
+        return _by_effect(out)
 
     def _limit_text(self, p: int, person) -> str:
         info = self.instance.parties[p]
@@ -560,9 +585,10 @@ class _Analysis:
             slot = grid.slots[s]
             message = (
                 f"{slot.date} {hhmm(slot.start)}-{hhmm(slot.end)}: buyers' budgets ask for about {wanted[s]:.0f} meetings, "
-                f"{int(buyers_free[s])} buyers and {int(exhibitors_free[s])} exhibitors are available (load {load[s]:.2f}); "
-                f"{int(scarce[s])} pairs can meet only here or in one other slot"
+                f"{int(buyers_free[s])} buyers and {int(exhibitors_free[s])} exhibitors are available (load {load[s]:.2f})"
             )
+            if scarce[s]:
+                message += f"; {_plural(int(scarce[s]), 'pair')} can meet only here or in one other slot"
             if self.schedule is not None:
                 message += f"; {held[s]} meetings held"
             out.append(Bottleneck(kind="slot", id=slot.label, message=message, score=round(float(load[s]), 3)))
@@ -571,8 +597,6 @@ class _Analysis:
 
 def _missing_language_demand(scenario: Scenario, instance: Instance) -> dict[str, tuple[int, int]]:
     """Languages needed by matching pairs that have no interpreter at all: language -> (summed value, pairs)."""
-    from .candidates import needs_interpreter, pair_value
-
     staffed = {p.language for p in scenario.interpreters if p.count > 0}
     free = {p.id: set(p.free) for p in instance.parties}
     offered: dict[str, list] = defaultdict(list)
@@ -625,8 +649,6 @@ def find_bottlenecks(
         slots=analysis.slots(top),
     )
     if schedule is not None:
-        from .explain import explain_schedule
-
         value_of = {
             (analysis.instance.parties[c.buyer].id, analysis.instance.parties[c.exhibitor].id): c.value
             for c in analysis.instance.candidates

@@ -31,9 +31,8 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 
 from .candidates import (
     DEFAULT_CANDIDATES_PER_EXHIBITOR,
@@ -46,8 +45,9 @@ from .candidates import (
 )
 from .errors import Problem, ScheduleFileError
 from .scenario import Buyer, Exhibitor, Scenario, hhmm
-from .schedule import Schedule
+from .schedule import Explanation, Schedule
 from .slots import SlotGrid
+
 
 logger = logging.getLogger(__name__)
 
@@ -92,37 +92,8 @@ CATEGORY_DESCRIPTIONS: dict[str, str] = {
     TRADED_OFF: "a common slot was free and no rule forbade it: the optimizer preferred other meetings or ran out of time",
 }
 
-Category = Literal[
-    "blocked",
-    "no_interest",
-    "no_common_slot",
-    "no_interpreter",
-    "cap_reached",
-    "counterpart_booked",
-    "interpreter_full",
-    "table_full",
-    "walking_time",
-    "pruned",
-    "traded_off",
-]
-
-# "request", "below_min" and "no_meetings" come from explain_schedule; "participant"
-# (a summary for anyone) and "pair" (any unrequested pair) only from the on-demand helpers.
-Kind = Literal["request", "below_min", "no_meetings", "participant", "pair"]
-
 LIST_LIMIT = 6  # ids or times named in one sentence before "and N more"
-
-
-class Explanation(BaseModel):
-    """Why something an organizer may be asked about is not in the schedule."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    subject: str = Field(description='Participant id, or "BUYER-EXHIBITOR" for a pair')
-    kind: Kind
-    category: Category
-    message: str = Field(description="One sentence naming ids, dates and times")
-    details: dict[str, Any] = Field(default_factory=dict, description="The facts behind the message (JSON values)")
+DETAIL_LIMIT = 10  # ids per category in a summary's details (schedule.json stays small)
 
 
 # ---------------------------------------------------------------------------
@@ -235,6 +206,8 @@ class _Context:
     hall_of_location: dict[str, str] = field(default_factory=dict)
     walk: dict[frozenset, int] = field(default_factory=dict)
     prune_floor: dict[str, tuple[int, int]] = field(default_factory=dict)  # party -> (kept, lowest kept value)
+    candidate: dict[tuple[str, str], Any] = field(default_factory=dict)  # (buyer, exhibitor) -> unpruned Candidate
+    dropped: dict[tuple[str, str], Any] = field(default_factory=dict)  # requested pairs build_instance gave up on
 
     @property
     def grid(self) -> SlotGrid:
@@ -268,11 +241,19 @@ class _Context:
         return "buyer" if party_id in self.buyers else "exhibitor"
 
 
-def _context(scenario: Scenario, schedule: Schedule, candidates_per_meeting: int | None) -> _Context:
+def _context(
+    scenario: Scenario, schedule: Schedule, candidates_per_meeting: int | None, solved: Instance | None = None
+) -> _Context:
     instance = build_instance(scenario, candidates_per_meeting=None)
     kept = None
     if candidates_per_meeting is not None:
-        pruned = build_instance(scenario, candidates_per_meeting=candidates_per_meeting)
+        if solved is not None:
+            pruned = solved
+        else:
+            # A re-planned schedule's optimizer also kept the previous meetings (forced pairs);
+            # for a first solve the scheduled pairs were kept anyway, so this changes nothing.
+            scheduled = {(m.buyer, m.exhibitor) for m in schedule.meetings}
+            pruned = build_instance(scenario, candidates_per_meeting=candidates_per_meeting, forced_pairs=scheduled)
         kept = {(pruned.parties[c.buyer].id, pruned.parties[c.exhibitor].id) for c in pruned.candidates}
         if schedule.stats.candidates and schedule.stats.candidates != len(pruned.candidates):
             logger.warning(
@@ -287,6 +268,9 @@ def _context(scenario: Scenario, schedule: Schedule, candidates_per_meeting: int
     ctx.buyers = {b.id: b for b in scenario.buyers}
     ctx.exhibitors = {e.id: e for e in scenario.exhibitors}
     ctx.requests = _merge_requests(scenario)
+    ids = [p.id for p in instance.parties]
+    ctx.candidate = {(ids[c.buyer], ids[c.exhibitor]): c for c in instance.candidates}
+    ctx.dropped = {(d.buyer, d.exhibitor): d for d in instance.dropped_requests}
     grid = instance.grid
     ctx.pinned = {(p.buyer, p.exhibitor): grid.slot_at(p.date, p.start) for p in scenario.pinned}
     ctx.blocked = {(b.buyer, b.exhibitor): b.reason for b in scenario.blocked}
@@ -321,20 +305,30 @@ def _prune_floors(ctx: _Context, per_meeting: int) -> None:
 def _occupy(ctx: _Context) -> None:
     problems: list[Problem] = []
     grid = ctx.grid
+    # Anyone the instance knows may appear on either side (kind-neutral participants, if the scenario has any).
+    people = {
+        person.id: person
+        for person in [*ctx.scenario.buyers, *ctx.scenario.exhibitors, *getattr(ctx.scenario, "participants", [])]
+    }
     for i, m in enumerate(ctx.schedule.meetings):
         where = f"meetings[{i}]"
-        buyer, exhibitor = ctx.buyers.get(m.buyer), ctx.exhibitors.get(m.exhibitor)
-        if buyer is None:
+        first, second = people.get(m.buyer), people.get(m.exhibitor)
+        if first is None:
             problems.append(Problem(f"{where}.buyer", f"{m.buyer!r} is not a buyer of the scenario"))
-        if exhibitor is None:
+        if second is None:
             problems.append(Problem(f"{where}.exhibitor", f"{m.exhibitor!r} is not an exhibitor of the scenario"))
         s = grid.slot_at(m.date, m.start)
         if s is None:
             problems.append(Problem(f"{where}.start", f"{m.date} {m.start} is not the start of a meeting slot of the scenario"))
-        if buyer is None or exhibitor is None or s is None:
+        if first is None or second is None or s is None:
             continue
-        location = m.location if m.location in ctx.hall_of_location else ctx.location_of(exhibitor)
-        language = needs_interpreter(buyer.languages, exhibitor.languages, buyer.own_interpreter)
+        if m.location in ctx.hall_of_location:
+            location = m.location
+        elif isinstance(second, Exhibitor):
+            location = ctx.location_of(second)
+        else:
+            location = ctx.scenario.shared_location or ""
+        language = needs_interpreter(first.languages, second.languages, getattr(first, "own_interpreter", False))
         booked = _Booked(m.buyer, m.exhibitor, s, location, ctx.hall_of_location.get(location), language)
         day = grid.slots[s].day
         for person in (m.buyer, m.exhibitor):
@@ -446,6 +440,17 @@ def _analyze(ctx: _Context, buyer: Buyer, exhibitor: Exhibitor) -> _PairFinding:
             details["common_slots"] = len(common)
             return _PairFinding(NO_INTERPRETER, f"{pair} needs a {language!r} interpreter ({speaks}) and {why}", details)
 
+    # The instance knows every rule that restricts a pair's slots (also ones this module does not
+    # spell out, such as a request limited to a session): when it disagrees, it wins.
+    candidate = ctx.candidate.get(key)
+    if candidate is not None:
+        usable = [s for s in usable if s in set(candidate.slots)]
+    if candidate is None or not usable:
+        dropped = ctx.dropped.get(key)
+        reason = dropped.reason if dropped is not None else "no slot fits every rule on this pair"
+        details["common_slots"] = 0
+        return _PairFinding(NO_COMMON_SLOT, f"{pair} cannot meet: {reason}", details)
+
     pin_slot = ctx.pinned.get(key)
     if pin_slot is not None and pin_slot in usable:
         usable = [pin_slot]
@@ -458,7 +463,7 @@ def _analyze(ctx: _Context, buyer: Buyer, exhibitor: Exhibitor) -> _PairFinding:
         if person.max_meetings is not None and ctx.count[person.id] >= person.max_meetings
     ]
     if full:
-        clauses = [f"{person.id} already has {ctx.count[person.id]} meetings, its max_meetings" for _side, person in full]
+        clauses = [f"{person.id} already has {_plural(ctx.count[person.id], 'meeting')}, its max_meetings" for _side, person in full]
         side = full[0][0] if len(full) == 1 else "both"
         details["limit"] = "max_meetings"
         details["side"] = side
@@ -502,7 +507,8 @@ def _analyze(ctx: _Context, buyer: Buyer, exhibitor: Exhibitor) -> _PairFinding:
         free_slots.append(s)
 
     n = len(usable)
-    both = f"{b} and {e} are both available at {_plural(n, 'slot')} ({_slot_list(grid, usable)})"
+    duty = f" with a {language!r} interpreter on duty" if language is not None else ""
+    both = f"{b} and {e} are both available{duty} at {_plural(n, 'slot')} ({_slot_list(grid, usable)})"
     booked_count = sum(len(v) for v in booked_by.values())
 
     def booked_clauses(other: bool = False) -> list[str]:
@@ -511,7 +517,7 @@ def _analyze(ctx: _Context, buyer: Buyer, exhibitor: Exhibitor) -> _PairFinding:
                 ctx,
                 party,
                 slots,
-                ("the other " + _plural(len(slots), "slot")) if other else ("every one" if len(slots) == n else f"{len(slots)} of them"),
+                (("the other slot" if len(slots) == 1 else f"the other {len(slots)} slots") if other else ("every one" if len(slots) == n else f"{len(slots)} of them")),
             )
             for party, slots in booked_by.items()
             if slots
@@ -595,21 +601,23 @@ def _blocked_clause(ctx: _Context, category: str, items: list[tuple[int, Any]], 
             days = sorted({grid.slots[s].date for s, capped in items if person in capped})
             day_text = ", ".join(str(d) for d in days)
             parts.append(f"{person.id} already has its max_meetings_per_day {person.max_meetings_per_day} on {day_text}")
-        return f"({when}): " + " and ".join(parts)
+        return f"({when}) " + " and ".join(parts)
     if category == TABLE_FULL:
         running = sorted({b.name() for _s, group in items for b in group})
-        return f"({when}) every one of the {_plural(tables, 'table')} at {location} is taken (by {_names(running)})"
+        taken = f"the only table at {location} is taken" if tables == 1 else f"all {tables} tables at {location} are taken"
+        return f"({when}) {taken} (by {_names(running)})"
     if category == INTERPRETER_FULL:
         running = sorted({b.name() for _s, group in items for b in group})
         count = max(ctx.capacity(language, s) for s in slots)
-        return f"({when}) all {count} {language!r} interpreter(s) are busy (with {_names(running)})"
+        busy = f"the only {language!r} interpreter is busy" if count == 1 else f"all {count} {language!r} interpreters are busy"
+        return f"({when}) {busy} (with {_names(running)})"
     if category == WALKING_TIME:
         _s, (booked, need, gap) = items[0]
         similar = f" (and similar at the other {len(items) - 1})" if len(items) > 1 else ""
         return (
             f"({when}) {buyer.id} has a meeting with {booked.exhibitor} in hall {booked.hall} at "
-            f"{grid.slots[booked.slot].label}, and walking there from {exhibitor.id}'s hall "
-            f"{ctx.hall_of_location.get(location)} takes {need} minutes with {gap} between the meetings{similar}"
+            f"{grid.slots[booked.slot].label}: the walk from {exhibitor.id}'s hall {ctx.hall_of_location.get(location)} "
+            f"takes {need} minutes and there are {gap} between the meetings{similar}"
         )
     raise ValueError(category)
 
@@ -806,7 +814,8 @@ def _summary(ctx: _Context, party_id: str, kind: str) -> Explanation:
             "min_meetings": minimum,
             "counterparts": len(others),
             "met": len(met),
-            "categories": {cat: ids for cat, ids in ranked},
+            "categories": {cat: len(ids) for cat, ids in ranked},
+            "examples": {cat: ids[:DETAIL_LIMIT] for cat, ids in ranked},
         },
     )
 
@@ -833,7 +842,10 @@ def _requested_pairs(ctx: _Context) -> list[tuple[str, str, str]]:
 
 
 def explain_schedule(
-    scenario: Scenario, schedule: Schedule, candidates_per_meeting: int | None = DEFAULT_CANDIDATES_PER_MEETING
+    scenario: Scenario,
+    schedule: Schedule,
+    candidates_per_meeting: int | None = DEFAULT_CANDIDATES_PER_MEETING,
+    instance: Instance | None = None,
 ) -> list[Explanation]:
     """Explanations for every unscheduled request, every participant below its
     ``min_meetings`` and every exhibitor without a meeting.
@@ -841,10 +853,13 @@ def explain_schedule(
     ``candidates_per_meeting`` must be the value the schedule was solved with
     (the CLI's default 3; ``None`` = no pruning) for ``pruned`` to be right.
     An exhibitor with no meeting gets one ``no_meetings`` explanation even when
-    it is also below its minimum. Raises ScheduleFileError when a meeting names
-    an unknown participant or a time that is not a slot of the scenario.
+    it is also below its minimum. ``instance``: the pruned candidate instance the
+    schedule was solved with, when the caller has it (``solve`` does); it saves
+    rebuilding it and makes ``pruned`` exact also for re-plans. Raises
+    ScheduleFileError when a meeting names an unknown participant or a time that
+    is not a slot of the scenario.
     """
-    ctx = _context(scenario, schedule, candidates_per_meeting)
+    ctx = _context(scenario, schedule, candidates_per_meeting, instance)
     out: list[Explanation] = []
     for b, e, _level in _requested_pairs(ctx):
         if (b, e) not in ctx.scheduled:

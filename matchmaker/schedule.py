@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -46,6 +46,38 @@ class UnscheduledRequest(_Out):
     level: Literal["must", "want"]
     by: str = "buyer"
     reason: str
+
+
+Category = Literal[
+    "blocked",
+    "no_interest",
+    "no_common_slot",
+    "no_interpreter",
+    "cap_reached",
+    "counterpart_booked",
+    "interpreter_full",
+    "table_full",
+    "walking_time",
+    "pruned",
+    "traded_off",
+]
+
+# "request", "below_min" and "no_meetings" come from explain_schedule; "participant"
+# (a summary for anyone) and "pair" (any unrequested pair) only from the on-demand helpers.
+Kind = Literal["request", "below_min", "no_meetings", "participant", "pair"]
+
+
+
+class Explanation(_Out):
+    """Why something an organizer may be asked about is not in the schedule."""
+
+    subject: str = Field(description='Participant id, or "BUYER-EXHIBITOR" for a pair')
+    kind: Kind
+    category: Category
+    message: str = Field(description="One sentence naming ids, dates and times")
+    details: dict[str, Any] = Field(default_factory=dict, description="The facts behind the message (JSON values)")
+
+
 
 
 class Distribution(_Out):
@@ -121,6 +153,10 @@ class Schedule(_Out):
     scenario: ScenarioRef
     meetings: list[Meeting] = Field(default_factory=list)
     unscheduled_requests: list[UnscheduledRequest] = Field(default_factory=list)
+    explanations: list[Explanation] = Field(
+        default_factory=list,
+        description="Why requests are unscheduled, participants below min_meetings, exhibitors without meetings (docs/explanations.md)",
+    )
     stats: Stats = Field(default_factory=Stats)
     solver: SolverInfo | None = None
 

@@ -23,6 +23,7 @@ from .candidates import DEFAULT_CANDIDATES_PER_MEETING, Instance, build_instance
 from .decompose import solve_decomposed
 from .diagnose import conflicting_commitments, impossible_commitments
 from .errors import InfeasibleError, MatchmakerError
+from .explain import explain_schedule
 from .greedy import greedy_schedule
 from .model import build_model
 from .scenario import Scenario
@@ -57,6 +58,7 @@ class SolveOptions:
     candidates_per_meeting: int | None = DEFAULT_CANDIDATES_PER_MEETING
     strategy: Literal["auto", "monolithic", "decompose"] = "auto"
     bound: bool = True  # compute the flow upper bound (a few seconds at Anping size)
+    explain: bool = True  # explain unscheduled requests, participants below minimum, idle exhibitors
     on_progress: Callable[[Progress], None] | None = None
 
     @property
@@ -217,6 +219,8 @@ def solve_instance(
         placed = solve_decomposed(instance, greedy.placed, run, info)
 
     schedule = build_schedule(instance, placed, info)
+    if options.explain:
+        schedule.explanations = explain_schedule(scenario, schedule, options.candidates_per_meeting, instance=instance)
     stats, weights = schedule.stats, instance.weights
     if bound is not None:
         stats.upper_bound_meetings = bound.meetings
