@@ -86,6 +86,9 @@ class Instance:
     candidates_before_pruning: int
     weights: Weights
     party_index: dict[str, int] = field(default_factory=dict)
+    # Precedences as ((side A, side B) before (side A, side B)) party-index pairs; the
+    # model finds the candidates by pair, so sub-instances (restrict) stay consistent.
+    precedences: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)
 
     @property
     def must_candidates(self) -> list[Candidate]:
@@ -193,7 +196,7 @@ def build_instance(
 
     num_buyers = len(scenario.buyers)
     parties: list[Party] = []
-    for i, person in enumerate([*scenario.buyers, *scenario.exhibitors]):
+    for i, person in enumerate([*scenario.buyers, *scenario.exhibitors, *scenario.participants]):
         free = grid.free_slots(person.availability)
         cap = len(free) if person.max_meetings is None else min(person.max_meetings, len(free))
         parties.append(
@@ -220,6 +223,9 @@ def build_instance(
         if exhibitor_id in exhibitors_by_id:
             requested_by_buyer[buyer_id].append(exhibitor_id)
 
+    session_of = {(r.buyer, r.exhibitor): r.session for r in scenario.requests if r.session is not None}
+    session_slots = {name: set(slots_of_session(grid, name)) for name in ("morning", "afternoon")}
+
     for b_index, buyer in enumerate(scenario.buyers):
         pool = set()
         for category in buyer.interests:
@@ -238,6 +244,8 @@ def build_instance(
             interest = sum(w for cat, w in buyer.interests.items() if cat in exhibitor.offers)
             e_party = num_buyers + e_index
             common = free_sets[b_index] & free_sets[e_party]
+            if key in session_of:
+                common &= session_slots[session_of[key]]
             language = needs_interpreter(buyer.languages, exhibitor.languages, buyer.own_interpreter)
             lang_index = None
             if language is not None:
@@ -249,6 +257,8 @@ def build_instance(
                         reason = f"the meeting needs an interpreter for {language!r} and none is on duty while both are free"
                     else:
                         reason = f"{buyer.id} and {exhibitor.id} are never available at the same time"
+                        if key in session_of:
+                            reason += f" in the {session_of[key]}"
                     dropped.append(DroppedRequest(buyer.id, exhibitor.id, level, by, reason))
                 continue
             location = scenario.meeting_location(exhibitor)
@@ -268,6 +278,12 @@ def build_instance(
                     pinned_slot=pinned.get(key),
                 )
             )
+
+    if scenario.participants:
+        _participant_candidates(
+            scenario, grid, parties, party_index, free_sets, requests, blocked, pinned, session_of, session_slots,
+            language_index, capacity, location_index, hall_index, candidates, dropped,
+        )
 
     # Event-wide fairness: every exhibitor someone is interested in gets a minimum.
     floor = scenario.fairness.exhibitor_min_meetings
@@ -301,7 +317,79 @@ def build_instance(
         candidates_before_pruning=before,
         weights=weights,
         party_index=party_index,
+        precedences=[
+            ((party_index[p.before.buyer], party_index[p.before.exhibitor]), (party_index[p.after.buyer], party_index[p.after.exhibitor]))
+            for p in scenario.precedences
+        ],
     )
+
+
+def slots_of_session(grid: SlotGrid, name: str) -> list[int]:
+    """Slots of the day's first session by time ("morning") or of its later sessions ("afternoon")."""
+    out = []
+    for day_slots in grid.by_day:
+        if not day_slots:
+            continue
+        first = grid.slots[day_slots[0]].session
+        out.extend(s for s in day_slots if (grid.slots[s].session == first) == (name == "morning"))
+    return out
+
+
+def _participant_candidates(
+    scenario, grid, parties, party_index, free_sets, requests, blocked, pinned, session_of, session_slots,
+    language_index, capacity, location_index, hall_index, candidates, dropped,
+) -> None:
+    """Requested or pinned pairs with a kind-neutral participant on at least one side; they meet at shared_location."""
+    participant_ids = {p.id for p in scenario.participants}
+    people = {p.id: p for p in [*scenario.buyers, *scenario.exhibitors, *scenario.participants]}
+    loc_index = location_index[scenario.shared_location]
+    hall = hall_index[scenario.locations[loc_index].hall]
+    for key in dict.fromkeys([*requests, *pinned]):
+        a_id, b_id = key
+        if a_id not in participant_ids and b_id not in participant_ids:
+            continue
+        by, level = requests.get(key, (None, None))
+        if key in blocked:
+            if level is not None:
+                reason = f"{a_id} and {b_id} are a blocked pair" + (f" ({blocked[key]})" if blocked[key] else "")
+                dropped.append(DroppedRequest(a_id, b_id, level, by, reason))
+            continue
+        a, b = party_index[a_id], party_index[b_id]
+        common = free_sets[a] & free_sets[b]
+        if key in session_of:
+            common &= session_slots[session_of[key]]
+        person_a, person_b = people[a_id], people[b_id]
+        language = needs_interpreter(person_a.languages, person_b.languages, getattr(person_a, "own_interpreter", False))
+        lang_index = None
+        if language is not None:
+            lang_index = language_index.get(language)
+            common = {s for s in common if lang_index is not None and capacity[lang_index][s] > 0}
+        if not common:
+            if level is not None:
+                reason = f"{a_id} and {b_id} are never available at the same time" + (
+                    f" in the {session_of[key]}" if key in session_of else ""
+                )
+                if language is not None:
+                    reason = f"the meeting needs an interpreter for {language!r} and none is on duty while both are free"
+                dropped.append(DroppedRequest(a_id, b_id, level, by, reason))
+            continue
+        priority = getattr(person_a, "priority", 1)
+        common_sector = bool(set(person_a.sectors) & set(person_b.sectors))
+        candidates.append(
+            Candidate(
+                index=-1,
+                buyer=a,
+                exhibitor=b,
+                value=pair_value(scenario.weights, 0, common_sector, by, priority),
+                location=loc_index,
+                hall=hall,
+                slots=sorted(common),
+                interpreter=lang_index,
+                request_level=level,
+                request_by=by,
+                pinned_slot=pinned.get(key),
+            )
+        )
 
 
 def _prune(

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
-from .scenario import Buyer, Exhibitor, Scenario, Window, hhmm, minutes
+from .scenario import Buyer, Exhibitor, Participant, Scenario, Window, hhmm, minutes
 from .schedule import Meeting, Schedule
 
 LABELS = (
@@ -36,6 +36,9 @@ LABELS = (
     "interpreter-field",
     "interpreter-capacity",
 )
+# Rules of symmetric brokerage events (participants, sessions, precedences, break
+# fairness; docs/brokerage.md). Their cases live in tests/test_brokerage.py.
+BROKERAGE_LABELS = ("session", "precedence", "break-fairness")
 
 DIFFERENT_SCENARIO = "schedule was made from a different version of the scenario"
 
@@ -113,6 +116,12 @@ class _Facts:
     hall: dict[str, str]
     walk: dict[frozenset[str], int]
     slot_starts: dict[date, set[int]]
+    participants: dict[str, Participant] = field(default_factory=dict)
+
+    def side(self, participant_id: str, field_name: str):
+        """The person named in a meeting's ``buyer``/``exhibitor`` field (participants fit either), or None."""
+        people = self.buyers if field_name == "buyer" else self.exhibitors
+        return people.get(participant_id) or self.participants.get(participant_id)
 
     @classmethod
     def of(cls, scenario: Scenario) -> _Facts:
@@ -136,6 +145,7 @@ class _Facts:
             hall={loc.id: loc.hall for loc in scenario.locations},
             walk=walk,
             slot_starts=dict(slot_starts),
+            participants={p.id: p for p in scenario.participants},
         )
 
     def kind(self, participant_id: str) -> str:
@@ -143,7 +153,7 @@ class _Facts:
             return "buyer"
         if participant_id in self.exhibitors:
             return "exhibitor"
-        return "participant"
+        return "participant"  # kind-neutral participants, and unknown ids
 
     def walking(self, hall_a: str, hall_b: str) -> int:
         if hall_a == hall_b:
@@ -162,9 +172,9 @@ def _inside(windows: list[Window], day: date, start: int, end: int) -> bool:
     return any(w.date == day and minutes(w.start) <= start and end <= minutes(w.end) for w in windows)
 
 
-def _needed_language(buyer: Buyer, exhibitor: Exhibitor) -> str | None:
-    """The interpreter language a meeting needs, or None."""
-    if buyer.own_interpreter or not buyer.languages or not exhibitor.languages:
+def _needed_language(buyer: Buyer | Participant, exhibitor: Exhibitor | Participant) -> str | None:
+    """The interpreter language a meeting needs, or None (the buyer-field side's first language)."""
+    if getattr(buyer, "own_interpreter", False) or not buyer.languages or not exhibitor.languages:
         return None
     if set(buyer.languages) & set(exhibitor.languages):
         return None
@@ -190,7 +200,7 @@ def _group(meetings: Iterable[_M], key: Callable[[_M], object]) -> dict:
 
 
 def _known(facts: _Facts, meetings: list[_M]) -> list[_M]:
-    return [m for m in meetings if m.buyer in facts.buyers and m.exhibitor in facts.exhibitors]
+    return [m for m in meetings if facts.side(m.buyer, "buyer") is not None and facts.side(m.exhibitor, "exhibitor") is not None]
 
 
 # ---------------------------------------------------------------------------
@@ -200,9 +210,9 @@ def _known(facts: _Facts, meetings: list[_M]) -> list[_M]:
 
 def _unknown_participants(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
     for m in meetings:
-        if m.buyer not in facts.buyers:
+        if facts.side(m.buyer, "buyer") is None:
             yield Violation("unknown-participant", f"meeting {m.name} at {m.at}: {m.buyer!r} is not a buyer of the scenario")
-        if m.exhibitor not in facts.exhibitors:
+        if facts.side(m.exhibitor, "exhibitor") is None:
             yield Violation("unknown-participant", f"meeting {m.name} at {m.at}: {m.exhibitor!r} is not an exhibitor of the scenario")
 
 
@@ -223,6 +233,11 @@ def _slot_grid(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
 def _locations(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
     for m in meetings:
         exhibitor = facts.exhibitors.get(m.exhibitor)
+        if m.buyer in facts.participants or m.exhibitor in facts.participants:
+            expected = facts.scenario.shared_location
+            if m.location != expected:
+                yield Violation("wrong-location", f"meeting {m.name} at {m.at} is held at {m.location}, expected the shared location {expected}")
+            continue
         if exhibitor is None:
             continue
         if exhibitor.location is not None:
@@ -235,7 +250,7 @@ def _locations(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
 
 def _availability(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
     for m in meetings:
-        for person in (facts.buyers.get(m.buyer), facts.exhibitors.get(m.exhibitor)):
+        for person in (facts.side(m.buyer, "buyer"), facts.side(m.exhibitor, "exhibitor")):
             if person is None or person.availability is None:
                 continue
             if not _inside(person.availability, m.date, m.start, m.end):
@@ -289,7 +304,7 @@ def _caps(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
         for person in {m.buyer, m.exhibitor}:
             total[person] += 1
             per_day[(person, m.date)] += 1
-    for person in [*facts.scenario.buyers, *facts.scenario.exhibitors]:
+    for person in [*facts.scenario.buyers, *facts.scenario.exhibitors, *facts.scenario.participants]:
         kind = facts.kind(person.id)
         if person.max_meetings is not None and total[person.id] > person.max_meetings:
             yield Violation("max-meetings", f"{kind} {person.id} has {total[person.id]} meetings, max_meetings is {person.max_meetings}")
@@ -343,7 +358,7 @@ def _walking(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
 
 def _interpreter_fields(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
     for m in _known(facts, meetings):
-        needed = _needed_language(facts.buyers[m.buyer], facts.exhibitors[m.exhibitor])
+        needed = _needed_language(facts.side(m.buyer, "buyer"), facts.side(m.exhibitor, "exhibitor"))
         if m.interpreter == needed:
             continue
         if needed is None:
@@ -357,7 +372,7 @@ def _interpreter_capacity(facts: _Facts, meetings: list[_M]) -> Iterator[Violati
     pools = {pool.language: pool for pool in facts.scenario.interpreters}
     covered: dict[tuple[str, date], list[_M]] = defaultdict(list)
     for m in _known(facts, meetings):
-        language = _needed_language(facts.buyers[m.buyer], facts.exhibitors[m.exhibitor])
+        language = _needed_language(facts.side(m.buyer, "buyer"), facts.side(m.exhibitor, "exhibitor"))
         if language is None:
             continue
         pool = pools.get(language)
@@ -376,6 +391,89 @@ def _interpreter_capacity(facts: _Facts, meetings: list[_M]) -> Iterator[Violati
                 )
 
 
+def _sessions_of_day(facts: _Facts, day: date) -> list[tuple[int, int]]:
+    """(start, end) of the sessions of ``day`` in time order, in minutes."""
+    for d in facts.scenario.days:
+        if d.date == day:
+            return sorted((minutes(s.start), minutes(s.end)) for s in d.sessions)
+    return []
+
+
+def _session_rule(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
+    """A request restricted to the morning (first session of a day) or afternoon (a later session) is held then."""
+    wanted: dict[tuple[str, str], str] = {}
+    for request in facts.scenario.requests:
+        if request.session is not None:
+            wanted[(request.buyer, request.exhibitor)] = request.session
+    for m in meetings:
+        session = wanted.get(m.pair)
+        if session is None:
+            continue
+        spans = _sessions_of_day(facts, m.date)
+        index = next((i for i, (lo, hi) in enumerate(spans) if lo <= m.start and m.end <= hi), None)
+        held = None if index is None else ("morning" if index == 0 else "afternoon")
+        if held != session:
+            yield Violation("session", f"meeting {m.name} at {m.at} must be in the {session} but is held {'in the ' + held if held else 'outside every session'}")
+
+
+def _precedence_rule(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
+    """Meeting A ends before meeting B starts, when both take place (either orientation of a pair counts)."""
+    held: dict[frozenset[str], list[_M]] = defaultdict(list)
+    for m in meetings:
+        held[frozenset(m.pair)].append(m)
+    for rule in facts.scenario.precedences:
+        first = held.get(frozenset((rule.before.buyer, rule.before.exhibitor)), [])
+        second = held.get(frozenset((rule.after.buyer, rule.after.exhibitor)), [])
+        for a in first:
+            for b in second:
+                if (b.date, b.start) < (a.date, a.end):
+                    yield Violation(
+                        "precedence",
+                        f"meeting {a.name} ({a.span}) must end before meeting {b.name} starts, but that starts at {b.at}",
+                    )
+
+
+def participant_breaks(facts: _Facts, meetings: list[_M]) -> dict[str, int]:
+    """Breaks per participant: runs of idle slots between two of its meetings on one day.
+
+    Slots are the session grid of each day in time order; the last slot of a session
+    and the first of the next one of the same day count as adjacent.
+    """
+    position = {(day, start): i for day, starts in facts.slot_starts.items() for i, start in enumerate(sorted(starts))}
+    busy: dict[tuple[str, date], list[int]] = defaultdict(list)
+    for m in meetings:
+        if (m.date, m.start) not in position:
+            continue  # reported as not-a-slot
+        for person in {m.buyer, m.exhibitor}:
+            busy[(person, m.date)].append(position[(m.date, m.start)])
+    everyone = [p.id for p in [*facts.scenario.buyers, *facts.scenario.exhibitors, *facts.scenario.participants]]
+    breaks = dict.fromkeys(everyone, 0)
+    for (person, _day), own in busy.items():
+        own.sort()
+        breaks[person] = breaks.get(person, 0) + sum(1 for a, b in zip(own, own[1:]) if b - a > 1)
+    return breaks
+
+
+def _break_fairness(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
+    """Most breaks minus fewest breaks over all participants is at most fairness.max_break_spread."""
+    spread = facts.scenario.fairness.max_break_spread
+    if spread is None:
+        return
+    breaks = participant_breaks(facts, meetings)
+    if not breaks:
+        return
+    most = max(breaks.values())
+    fewest = min(breaks.values())
+    if most - fewest > spread:
+        top = sorted(p for p, n in breaks.items() if n == most)[:5]
+        low = sorted(p for p, n in breaks.items() if n == fewest)[:5]
+        yield Violation(
+            "break-fairness",
+            f"{', '.join(top)} {'have' if len(top) > 1 else 'has'} {most} breaks but {', '.join(low)} {fewest}: "
+            f"spread {most - fewest} exceeds max_break_spread {spread}",
+        )
+
+
 RULES: tuple[Callable[[_Facts, list[_M]], Iterator[Violation]], ...] = (
     _unknown_participants,
     _slot_grid,
@@ -390,6 +488,9 @@ RULES: tuple[Callable[[_Facts, list[_M]], Iterator[Violation]], ...] = (
     _walking,
     _interpreter_fields,
     _interpreter_capacity,
+    _session_rule,
+    _precedence_rule,
+    _break_fairness,
 )
 
 

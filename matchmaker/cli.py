@@ -346,11 +346,13 @@ def schema_command():
 
 def _register_extra_commands() -> None:
     """Commands that live in their own modules (organizer I/O), attached to the group."""
+    from .cli_b2bsp import register as register_b2bsp
     from .cli_explain import register as register_explain
     from .cli_io import register
 
     register(main)
     register_explain(main)
+    register_b2bsp(main)
 
 
 _register_extra_commands()

@@ -83,11 +83,14 @@ def conflicting_commitments(instance: Instance, options: SolveOptions) -> list[s
     assert built.assumptions is not None
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1  # cores are reported reliably by a single worker
+    if instance.scenario.objective == "breaks":
+        solver.parameters.linearization_level = 2  # break-fairness conflicts need the strong LP
     solver.parameters.max_time_in_seconds = max(10.0, options.time_limit)
     solver.parameters.random_seed = options.seed
     status = solver.solve(built.model)
     if status != cp_model.INFEASIBLE:
-        return ["the must requests and pinned meetings conflict with each other, but the solver could not name them in time"]
+        hint = " (or with fairness.max_break_spread)" if instance.scenario.objective == "breaks" else ""
+        return [f"the must requests and pinned meetings conflict with each other{hint}, but the solver could not name them in time"]
     literal_to_candidate = {lit.index: c for c, lit in built.assumptions.items()}
     core = sorted(literal_to_candidate[i] for i in solver.sufficient_assumptions_for_infeasibility())
     if len(core) <= MAX_CORE_TO_SHRINK:

@@ -114,13 +114,34 @@ class Buyer(_Participant):
     own_interpreter: bool = False
 
 
+class Participant(_Participant):
+    """A kind-neutral company of a symmetric brokerage event: it may meet anyone, at `shared_location`."""
+
+
 class Request(_Strict):
-    """A wish that a buyer and an exhibitor meet."""
+    """A wish that a buyer and an exhibitor (or two participants: the two sides) meet."""
 
     buyer: Id
     exhibitor: Id
     by: Literal["buyer", "exhibitor", "both", "organizer"] = "buyer"
     level: Literal["must", "want"] = "want"
+    session: Literal["morning", "afternoon"] | None = Field(
+        default=None, description="Only in the first session of a day (morning) or a later one (afternoon)"
+    )
+
+
+class MeetingRef(_Strict):
+    """A meeting named by its two sides, as in `requests`."""
+
+    buyer: Id
+    exhibitor: Id
+
+
+class Precedence(_Strict):
+    """Meeting `before` ends before meeting `after` starts (when both take place)."""
+
+    before: MeetingRef
+    after: MeetingRef
 
 
 class BlockedPair(_Strict):
@@ -182,6 +203,12 @@ class Fairness(_Strict):
         le=50,
         description="Every exhibitor with at least one interested buyer should get at least this many meetings",
     )
+    max_break_spread: int | None = Field(
+        default=None,
+        ge=0,
+        le=1000,
+        description="Hard: most breaks of any participant minus fewest breaks of any participant is at most this",
+    )
 
 
 class Scenario(_Strict):
@@ -206,6 +233,13 @@ class Scenario(_Strict):
     pinned: list[Pinned] = Field(default_factory=list)
     weights: Weights = Field(default_factory=Weights)
     fairness: Fairness = Field(default_factory=Fairness)
+    participants: list[Participant] = Field(
+        default_factory=list, description="Kind-neutral companies (symmetric brokerage events); meet at shared_location"
+    )
+    precedences: list[Precedence] = Field(default_factory=list, description="Meeting A strictly before meeting B")
+    objective: Literal["value", "breaks"] = Field(
+        default="value", description="value: most valuable meetings; breaks: fewest breaks first, then value"
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -219,7 +253,7 @@ class Scenario(_Strict):
     # --- convenience lookups (boundary side only; the solver uses integer indices) ---
 
     def participant_ids(self) -> set[str]:
-        return {b.id for b in self.buyers} | {e.id for e in self.exhibitors}
+        return {b.id for b in self.buyers} | {e.id for e in self.exhibitors} | {p.id for p in self.participants}
 
     def meeting_location(self, exhibitor: Exhibitor) -> str | None:
         """Where an exhibitor's meetings are held: its booth, else the shared location."""
@@ -309,7 +343,7 @@ def semantic_problems(scenario: Scenario) -> list[Problem]:
 
     # Participants: ids unique across buyers and exhibitors together.
     owner: dict[str, str] = {}
-    for kind, people in (("exhibitors", scenario.exhibitors), ("buyers", scenario.buyers)):
+    for kind, people in (("exhibitors", scenario.exhibitors), ("buyers", scenario.buyers), ("participants", scenario.participants)):
         for p_index, person in enumerate(people):
             where = f"{kind}[{p_index}]"
             if person.id in owner:
@@ -326,8 +360,11 @@ def semantic_problems(scenario: Scenario) -> list[Problem]:
         elif exhibitor.location not in location_ids:
             add(Problem(f"exhibitors[{e_index}].location", f"booth {exhibitor.location!r} is not defined in locations"))
 
-    buyer_by_id = {b.id: b for b in scenario.buyers}
-    exhibitor_by_id = {e.id: e for e in scenario.exhibitors}
+    participant_by_id = {p.id: p for p in scenario.participants}
+    buyer_by_id = {b.id: b for b in scenario.buyers} | participant_by_id
+    exhibitor_by_id = {e.id: e for e in scenario.exhibitors} | participant_by_id
+    if scenario.participants and scenario.shared_location is None:
+        add(Problem("participants", "participants meet at shared_location, and the scenario has none"))
 
     def check_pair(item, where: str) -> bool:
         ok = True
@@ -336,6 +373,9 @@ def semantic_problems(scenario: Scenario) -> list[Problem]:
             ok = False
         if item.exhibitor not in exhibitor_by_id:
             add(Problem(f"{where}.exhibitor", f"unknown exhibitor {item.exhibitor!r}"))
+            ok = False
+        if ok and item.buyer == item.exhibitor:
+            add(Problem(where, f"{item.buyer!r} cannot meet itself"))
             ok = False
         return ok
 
@@ -385,7 +425,78 @@ def semantic_problems(scenario: Scenario) -> list[Problem]:
             if key in pinned_times:
                 add(Problem(where, f"{person.id!r} already has pinned[{pinned_times[key]}] at {pin.date} {pin.start}"))
             pinned_times.setdefault(key, p_index)
+    problems.extend(_brokerage_problems(scenario, set(participant_by_id), blocked, check_pair))
     return problems
+
+
+def _brokerage_problems(scenario: Scenario, participant_ids: set[str], blocked: set, check_pair) -> list[Problem]:
+    """Participants' pairs listed once per unordered pair; precedences name known, acyclic meetings."""
+    problems: list[Problem] = []
+    oriented: dict[frozenset[str], tuple[str, str]] = {}
+    for kind, items in (("requests", scenario.requests), ("pinned", scenario.pinned)):
+        for index, item in enumerate(items):
+            if item.buyer in participant_ids or item.exhibitor in participant_ids:
+                key, pair = frozenset((item.buyer, item.exhibitor)), (item.buyer, item.exhibitor)
+                if oriented.setdefault(key, pair) != pair:
+                    problems.append(Problem(f"{kind}[{index}]", f"pair {item.buyer!r}-{item.exhibitor!r} is already listed the other way round; list both sides in one order"))
+    sessions: dict[tuple[str, str], set] = {}
+    for index, request in enumerate(scenario.requests):
+        sessions.setdefault((request.buyer, request.exhibitor), set()).add(request.session)
+    for (buyer, exhibitor), kinds in sessions.items():
+        if {"morning", "afternoon"} <= kinds:
+            problems.append(Problem("requests", f"{buyer!r}-{exhibitor!r} is requested both in the morning and in the afternoon only"))
+    known = {(r.buyer, r.exhibitor) for r in scenario.requests} | {(p.buyer, p.exhibitor) for p in scenario.pinned}
+    edges: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for index, rule in enumerate(scenario.precedences):
+        ends = []
+        for side in ("before", "after"):
+            ref = getattr(rule, side)
+            where = f"precedences[{index}].{side}"
+            if not check_pair(ref, where):
+                continue
+            pair = (ref.buyer, ref.exhibitor)
+            if pair not in known:
+                problems.append(Problem(where, f"{ref.buyer!r}-{ref.exhibitor!r} is not a requested or pinned meeting"))
+            elif pair in blocked:
+                problems.append(Problem(where, f"{ref.buyer!r}-{ref.exhibitor!r} is a blocked pair"))
+            else:
+                ends.append(pair)
+        if len(ends) == 2:
+            if ends[0] == ends[1]:
+                problems.append(Problem(f"precedences[{index}]", "a meeting cannot come before itself"))
+            else:
+                edges.setdefault(ends[0], set()).add(ends[1])
+    cycle = _find_cycle(edges)
+    if cycle:
+        path = " -> ".join(f"{b}-{e}" for b, e in cycle)
+        problems.append(Problem("precedences", f"the precedences form a cycle: {path}"))
+    return problems
+
+
+def _find_cycle(edges: dict) -> list | None:
+    """One directed cycle of ``edges`` (node -> successors) as a closed path, or None."""
+    state: dict = {}
+    for root in edges:
+        if root in state:
+            continue
+        stack = [(root, iter(edges.get(root, ())))]
+        path = [root]
+        state[root] = 1
+        while stack:
+            node, successors = stack[-1]
+            for nxt in successors:
+                if state.get(nxt) == 1:
+                    return path[path.index(nxt):] + [nxt]
+                if nxt not in state:
+                    state[nxt] = 1
+                    stack.append((nxt, iter(edges.get(nxt, ()))))
+                    path.append(nxt)
+                    break
+            else:
+                state[node] = 2
+                stack.pop()
+                path.pop()
+    return None
 
 
 def _unique_ids(items, kind: str, problems: list[Problem]) -> set[str]:

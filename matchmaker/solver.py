@@ -131,6 +131,11 @@ class Run:
         return solver, status
 
 
+def _breaks(instance: Instance) -> bool:
+    """Brokerage objective: the LP-heavy worker proves break bounds the default pair does not."""
+    return instance.scenario.objective == "breaks"
+
+
 def _place_commitments(instance: Instance, run: Run) -> list[tuple[int, int]]:
     """Place every must request and pin with all hard rules; raise InfeasibleError if impossible."""
     committed = [c.index for c in instance.candidates if c.request_level == "must" or c.pinned_slot is not None]
@@ -138,7 +143,7 @@ def _place_commitments(instance: Instance, run: Run) -> list[tuple[int, int]]:
         return []
     sub, original = restrict(instance, committed)
     built = build_model(sub, objective=False)
-    solver, status = run.run(built.model, run.budget(0.2, 0.2), "commitments")
+    solver, status = run.run(built.model, run.budget(0.2, 0.2), "commitments", lp_heavy=_breaks(instance))
     if status == cp_model.INFEASIBLE:
         raise InfeasibleError(conflicting_commitments(sub, run.options))
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -150,7 +155,7 @@ def _place_commitments(instance: Instance, run: Run) -> list[tuple[int, int]]:
 def _solve_monolithic(instance: Instance, start: dict[int, int], run: Run, info: SolverInfo) -> dict[int, int]:
     built = build_model(instance)
     built.vars.hint_placement(built.model, start)
-    solver, status = run.run(built.model, run.budget(0.9, 1.0), "cp-sat")
+    solver, status = run.run(built.model, run.budget(0.9, 1.0), "cp-sat", lp_heavy=_breaks(instance))
     info.status = solver.status_name(status)
     if status == cp_model.INFEASIBLE:  # commitments were placeable, so this means a modelling bug
         raise MatchmakerError("the model is infeasible although the must requests fit; please report this scenario")
@@ -191,7 +196,7 @@ def solve_instance(
             f"could not place every must request and pinned meeting within {options.time_limit:g}s; raise --time-limit"
         )
     bound = None
-    if options.bound:
+    if options.bound and not scenario.participants:  # the flow bound models buyers and exhibitors only
         greedy_value = sum(instance.candidates[c].value for c in greedy.placed)
         bound = upper_bounds(
             scenario, iterations=BOUND_ITERATIONS, value_target=greedy_value,
@@ -227,10 +232,13 @@ def solve_instance(
         stats.upper_bound_value = bound.value
         if stats.upper_bound_value > 0:
             stats.gap_percent = round(100.0 * (stats.upper_bound_value - stats.value) / stats.upper_bound_value, 3)
-    info.objective = (
-        weights.value_scale() * (stats.value - weights.min_shortfall * stats.min_meetings_shortfall)
-        - weights.idle_gap * stats.idle_gaps
-    )
+    if scenario.objective == "breaks":
+        info.objective = -stats.idle_gaps
+    else:
+        info.objective = (
+            weights.value_scale() * (stats.value - weights.min_shortfall * stats.min_meetings_shortfall)
+            - weights.idle_gap * stats.idle_gaps
+        )
     if info.best_bound is not None and info.best_bound > 0:
         info.gap_percent = round(max(0.0, 100.0 * (info.best_bound - info.objective) / info.best_bound), 3)
     info.seconds = round(run.elapsed(), 3)

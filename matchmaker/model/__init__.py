@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from ortools.sat.python import cp_model
 
 from ..candidates import Instance
+from .breaks import breaks_objective
 from .caps import add_meeting_caps, add_min_meetings
 from .compactness import add_idle_gaps
+from .fairness import add_break_fairness
 from .interpreters import add_interpreter_capacity
 from .locations import add_table_capacity
 from .objective import meeting_value
 from .pairs import add_must_requests, add_pair_at_most_once, add_pinned
+from .precedence import add_precedences
 from .participants import add_one_meeting_at_a_time
 from .stability import add_changes
 from .variables import MeetingVars, create_meeting_vars
@@ -33,6 +36,8 @@ HARD_RULES = (
     add_meeting_caps,
     add_walking_time,
     add_interpreter_capacity,
+    add_precedences,
+    add_break_fairness,
 )
 
 
@@ -66,7 +71,9 @@ def build_model(
         model.add_assumptions(list(assumptions.values()))
     add_must_requests(model, instance, mv, assumptions)
     add_pinned(model, instance, mv, assumptions)
-    if objective:
+    if objective and instance.scenario.objective == "breaks":
+        model.maximize(_breaks_objective(model, instance, mv, max_changes_per_participant))
+    elif objective:
         weights = instance.weights
         value = meeting_value(instance, mv)
         shortfall = add_min_meetings(model, instance, mv)
@@ -80,3 +87,23 @@ def build_model(
         )
     logger.info("model: %d meeting variables, %d constraints", len(mv), len(model.proto.constraints))
     return BuiltModel(model, mv, assumptions)
+
+
+def _breaks_objective(
+    model: cp_model.CpModel, instance: Instance, mv: MeetingVars, max_changes_per_participant: int | None
+) -> cp_model.LinearExprT:
+    """Objective "breaks": fewest breaks first, then value of optional meetings, shortfall and changes."""
+    weights = instance.weights
+    optional = [(v, instance.candidates[c].value) for v, c in enumerate(mv.cand_of) if instance.candidates[c].request_level != "must"]
+    value = cp_model.LinearExpr.weighted_sum([mv.x[v] for v, _ in optional], [w for _, w in optional])
+    shortfall = add_min_meetings(model, instance, mv)
+    changes, published = 0, [c for c in instance.candidates if c.previous_slot is not None]
+    if published:
+        changes = add_changes(model, instance, mv, max_changes_per_participant)
+    optional_candidates = {c for v, c in enumerate(mv.cand_of) if instance.candidates[c].request_level != "must"}
+    span = (
+        sum(max(0, instance.candidates[c].value) for c in optional_candidates)
+        + weights.min_shortfall * sum(p.min_meetings for p in instance.parties)
+        + weights.change * len(published)
+    )
+    return breaks_objective(model, instance, mv, value - weights.min_shortfall * shortfall - weights.change * changes, span)
