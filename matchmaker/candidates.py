@@ -247,18 +247,11 @@ def build_instance(
             if key in session_of:
                 common &= session_slots[session_of[key]]
             language = needs_interpreter(buyer.languages, exhibitor.languages, buyer.own_interpreter)
-            lang_index = None
-            if language is not None:
-                lang_index = language_index.get(language)
-                common = {s for s in common if lang_index is not None and capacity[lang_index][s] > 0}
+            both_free = bool(common)
+            common, lang_index = _staffed(common, language, language_index, capacity)
             if not common:
                 if level is not None:
-                    if language is not None and (free_sets[b_index] & free_sets[e_party]):
-                        reason = f"the meeting needs an interpreter for {language!r} and none is on duty while both are free"
-                    else:
-                        reason = f"{buyer.id} and {exhibitor.id} are never available at the same time"
-                        if key in session_of:
-                            reason += f" in the {session_of[key]}"
+                    reason = _no_slot_reason(key, language, session_of.get(key), both_free)
                     dropped.append(DroppedRequest(buyer.id, exhibitor.id, level, by, reason))
                 continue
             location = scenario.meeting_location(exhibitor)
@@ -360,17 +353,11 @@ def _participant_candidates(
             common &= session_slots[session_of[key]]
         person_a, person_b = people[a_id], people[b_id]
         language = needs_interpreter(person_a.languages, person_b.languages, getattr(person_a, "own_interpreter", False))
-        lang_index = None
-        if language is not None:
-            lang_index = language_index.get(language)
-            common = {s for s in common if lang_index is not None and capacity[lang_index][s] > 0}
+        both_free = bool(common)
+        common, lang_index = _staffed(common, language, language_index, capacity)
         if not common:
             if level is not None:
-                reason = f"{a_id} and {b_id} are never available at the same time" + (
-                    f" in the {session_of[key]}" if key in session_of else ""
-                )
-                if language is not None:
-                    reason = f"the meeting needs an interpreter for {language!r} and none is on duty while both are free"
+                reason = _no_slot_reason(key, language, session_of.get(key), both_free)
                 dropped.append(DroppedRequest(a_id, b_id, level, by, reason))
             continue
         priority = getattr(person_a, "priority", 1)
@@ -390,6 +377,25 @@ def _participant_candidates(
                 pinned_slot=pinned.get(key),
             )
         )
+
+
+def _staffed(
+    common: set[int], language: str | None, language_index: dict[str, int], capacity: list[list[int]]
+) -> tuple[set[int], int | None]:
+    """The common free slots in which a needed interpreter is on duty, and that language's index."""
+    if language is None:
+        return common, None
+    lang_index = language_index.get(language)
+    if lang_index is None:
+        return set(), None
+    return {s for s in common if capacity[lang_index][s] > 0}, lang_index
+
+
+def _no_slot_reason(pair: tuple[str, str], language: str | None, session: str | None, both_free: bool) -> str:
+    """Why a requested pair has no usable slot at all (``language`` set = an interpreter is needed)."""
+    if language is not None and both_free:
+        return f"the meeting needs an interpreter for {language!r} and none is on duty while both are free"
+    return f"{pair[0]} and {pair[1]} are never available at the same time" + (f" in the {session}" if session else "")
 
 
 def _prune(
