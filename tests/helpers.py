@@ -14,6 +14,10 @@ test requests or pins.
 
 from __future__ import annotations
 
+from click.testing import CliRunner, Result
+
+from matchmaker.cli import main
+
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -277,3 +281,16 @@ def pairs_of(schedule: Schedule) -> set[tuple[str, str]]:
 def meeting_key(schedule: Schedule) -> list[tuple]:
     """The meeting list in a comparable form (for determinism checks)."""
     return [(m.buyer, m.exhibitor, m.date.isoformat(), m.start, m.location, m.interpreter) for m in schedule.meetings]
+
+
+def invoke(*args: object) -> Result:
+    """Run the CLI in-process with every argument as a string."""
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def assert_no_traceback(result: Result) -> None:
+    """The command ended normally or through sys.exit, never through an exception."""
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"unexpected {type(result.exception).__name__}: {result.exception}\n{result.output}"
+    )
+    assert "Traceback" not in result.output

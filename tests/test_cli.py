@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
+from helpers import assert_no_traceback, invoke
 
 from matchmaker import bundled_scenario_path
 from matchmaker.cli import main
@@ -28,16 +29,8 @@ DEMO = REPO / "scenarios" / "demo-small.json"
 FAST = ["--time-limit", "5", "--workers", "1"]
 
 
-def invoke(*args: object) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
-def assert_clean(result: Result) -> None:
-    """No traceback: the command ended normally or through sys.exit, never through an exception."""
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"unexpected {type(result.exception).__name__}: {result.exception}\n{result.output}"
-    )
-    assert "Traceback" not in result.output
 
 
 def error_lines(result: Result) -> list[str]:
@@ -113,7 +106,7 @@ def test_unknown_command_is_a_usage_error():
     result = invoke("frobnicate")
     assert result.exit_code == 2
     assert "No such command 'frobnicate'" in result.stderr
-    assert_clean(result)
+    assert_no_traceback(result)
 
 
 # ---------------------------------------------------------------------------
@@ -151,7 +144,7 @@ def test_validate_reports_every_semantic_problem_with_its_path(tmp_path):
     path = write_json(tmp_path / "broken.json", semantically_broken())
     result = invoke("validate", path)
     assert result.exit_code == 2
-    assert_clean(result)
+    assert_no_traceback(result)
     assert result.stdout == ""
     prefix = f"error: {path}: "
     expected = [
@@ -183,7 +176,7 @@ def test_validate_reports_every_structural_problem_with_its_path(tmp_path):
     path = write_json(tmp_path / "structure.json", structurally_broken())
     result = invoke("validate", path)
     assert result.exit_code == 2
-    assert_clean(result)
+    assert_no_traceback(result)
     prefix = f"error: {path}: "
     expected = [
         f"{prefix}slot_minutes: Input should be greater than or equal to 5",
@@ -202,7 +195,7 @@ def test_validate_mixed_problems_reports_the_structural_ones(tmp_path):
     path = write_json(tmp_path / "mixed.json", data)
     result = invoke("validate", path)
     assert result.exit_code == 2
-    assert_clean(result)
+    assert_no_traceback(result)
     assert f"error: {path}: buyers[2].availability[0].end: expected a time as HH:MM, got '25:00'" in result.stderr.splitlines()
     assert all(line.startswith(f"error: {path}: ") for line in result.stderr.splitlines())
 
@@ -212,7 +205,7 @@ def test_validate_malformed_json(tmp_path):
     path.write_text('{\n  "name": "x",\n  "timezone": \n}\n', encoding="utf-8")
     result = invoke("validate", path)
     assert result.exit_code == 2
-    assert_clean(result)
+    assert_no_traceback(result)
     assert error_lines(result) == [f"error: {path}: line 4 column 1: malformed JSON: Expecting value"]
 
 
@@ -231,7 +224,7 @@ def test_validate_unreadable_files(tmp_path, content, message):
     path.write_bytes(content)
     result = invoke("validate", path)
     assert result.exit_code == 2
-    assert_clean(result)
+    assert_no_traceback(result)
     assert result.stderr.startswith(f"error: {path}: {message}")
 
 
@@ -239,7 +232,7 @@ def test_validate_deeply_nested_json_is_reported_not_a_traceback(tmp_path):
     path = tmp_path / "deep.json"
     path.write_text("[" * 100_000, encoding="utf-8")
     result = invoke("validate", path)
-    assert_clean(result)
+    assert_no_traceback(result)
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {path}: ")
 
@@ -248,14 +241,14 @@ def test_validate_missing_file(tmp_path):
     path = tmp_path / "nowhere.json"
     result = invoke("validate", path)
     assert result.exit_code == 2
-    assert_clean(result)
+    assert_no_traceback(result)
     assert error_lines(result) == [f"error: {path}: file not found"]
 
 
 def test_validate_directory_is_a_usage_error(tmp_path):
     result = invoke("validate", tmp_path)
     assert result.exit_code == 2
-    assert_clean(result)
+    assert_no_traceback(result)
     assert "is a directory" in result.stderr
 
 
@@ -268,7 +261,7 @@ def test_solve_demo_writes_a_valid_schedule(tmp_path):
     out = tmp_path / "out"
     result = invoke("solve", DEMO, "-o", out, *FAST)
     assert result.exit_code == 0, result.output
-    assert_clean(result)
+    assert_no_traceback(result)
     target = out / "schedule.json"
     assert target.is_file()
     assert [p.name for p in out.iterdir()] == ["schedule.json"]  # no temporary file left behind
@@ -296,7 +289,7 @@ def test_solve_refuses_to_overwrite_without_force(tmp_path):
 
     again = invoke("solve", DEMO, "-o", out, *FAST)
     assert again.exit_code == 2
-    assert_clean(again)
+    assert_no_traceback(again)
     assert error_lines(again) == [f"error: {target} already exists; use --force to overwrite it"]
     assert "already exists; use --force" in again.stderr
     assert again.stdout == ""
@@ -313,7 +306,7 @@ def test_solve_invalid_scenario_writes_nothing(tmp_path):
     out = tmp_path / "out"
     result = invoke("solve", scenario, "-o", out, *FAST)
     assert result.exit_code == 2
-    assert_clean(result)
+    assert_no_traceback(result)
     assert f"error: {scenario}: exhibitors[0].location: booth 'NOPE' is not defined in locations" in error_lines(result)
     assert not (out / "schedule.json").exists()
 
@@ -322,7 +315,7 @@ def test_solve_missing_scenario_writes_nothing(tmp_path):
     out = tmp_path / "out"
     result = invoke("solve", tmp_path / "nowhere.json", "-o", out, *FAST)
     assert result.exit_code == 2
-    assert_clean(result)
+    assert_no_traceback(result)
     assert error_lines(result) == [f"error: {tmp_path / 'nowhere.json'}: file not found"]
     assert not (out / "schedule.json").exists()
 
@@ -354,7 +347,7 @@ def test_solve_conflicting_musts_exit_2_and_nothing_written(tmp_path):
     out = tmp_path / "out"
     result = invoke("solve", scenario, "-o", out, *FAST)
     assert result.exit_code == 2
-    assert_clean(result)
+    assert_no_traceback(result)
     assert result.stderr.startswith("error: the must requests and pinned meetings cannot all be met:\n")
     assert "B1" in result.stderr
     assert not (out / "schedule.json").exists()
@@ -379,7 +372,7 @@ def test_solve_conflicting_musts_found_by_the_solver_names_both_pairs(tmp_path):
     out = tmp_path / "out"
     result = invoke("solve", scenario, "-o", out, *FAST)
     assert result.exit_code == 2
-    assert_clean(result)
+    assert_no_traceback(result)
     assert "cannot all be met" in result.stderr
     assert "B1-E1 (must)" in result.stderr
     assert "B1-E2 (must)" in result.stderr
@@ -402,7 +395,7 @@ def test_solve_unwritable_output_folder_is_reported(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     result = invoke("solve", DEMO, "-o", blocker / "sub", *FAST)
-    assert_clean(result)
+    assert_no_traceback(result)
     assert result.exit_code == 2
     assert result.stderr.startswith("error: ")
 
@@ -411,7 +404,7 @@ def test_solve_bundled_anping(tmp_path):
     out = tmp_path / "out"
     result = invoke("solve", "-o", out, "--time-limit", "15", "--workers", "2", "-q")
     assert result.exit_code == 0, result.output
-    assert_clean(result)
+    assert_no_traceback(result)
     assert "138 buyers and 420 exhibitors" in result.stdout
     musts = must_count(bundled_scenario_path())
     assert f"must requests met: {musts}/{musts}" in result.stdout
@@ -445,7 +438,7 @@ def test_check_duplicated_meeting(solved_demo, tmp_path):
     path = tampered(solved_demo, tmp_path, lambda meetings: meetings.append(copy.deepcopy(meetings[0])))
     result = invoke("check", DEMO, path)
     assert result.exit_code == 1
-    assert_clean(result)
+    assert_no_traceback(result)
     labels = violation_labels(result)
     assert {"double-booked", "pair-repeated"} <= labels
     first = json.loads(path.read_text())["meetings"][0]
@@ -463,7 +456,7 @@ def test_check_meeting_off_the_slot_grid(solved_demo, tmp_path):
     path = tampered(solved_demo, tmp_path, move)
     result = invoke("check", DEMO, path)
     assert result.exit_code == 1
-    assert_clean(result)
+    assert_no_traceback(result)
     assert "not-a-slot" in violation_labels(result)
     first = json.loads(path.read_text())["meetings"][0]
     expected = f"not-a-slot: meeting {first['buyer']}-{first['exhibitor']} at {first['date']} 09:31: 09:31 is not the start of a slot"
@@ -474,7 +467,7 @@ def test_check_schedule_with_missing_field(solved_demo, tmp_path):
     path = tampered(solved_demo, tmp_path, lambda meetings: meetings[0].pop("location"))
     result = invoke("check", DEMO, path)
     assert result.exit_code == 2
-    assert_clean(result)
+    assert_no_traceback(result)
     assert error_lines(result) == [f"error: {path}: meetings[0].location: required field is missing"]
 
 
@@ -483,11 +476,11 @@ def test_check_malformed_and_missing_schedule(tmp_path):
     bad.write_text("{", encoding="utf-8")
     result = invoke("check", DEMO, bad)
     assert result.exit_code == 2
-    assert_clean(result)
+    assert_no_traceback(result)
     assert error_lines(result)[0].startswith(f"error: {bad}: line 1 column 2: malformed JSON")
     result = invoke("check", DEMO, tmp_path / "none.json")
     assert result.exit_code == 2
-    assert_clean(result)
+    assert_no_traceback(result)
     assert error_lines(result) == [f"error: {tmp_path / 'none.json'}: file not found"]
 
 
@@ -495,7 +488,7 @@ def test_check_against_invalid_scenario(solved_demo, tmp_path):
     scenario = write_json(tmp_path / "broken.json", semantically_broken())
     result = invoke("check", scenario, solved_demo)
     assert result.exit_code == 2
-    assert_clean(result)
+    assert_no_traceback(result)
     assert f"error: {scenario}: requests[0].buyer: unknown buyer 'BX'" in error_lines(result)
 
 
@@ -536,7 +529,7 @@ def test_generate_refuses_to_overwrite(tmp_path):
     target.write_text("keep me", encoding="utf-8")
     result = invoke("generate", "--preset", "tiny", "--seed", "1", "-o", target)
     assert result.exit_code == 2
-    assert_clean(result)
+    assert_no_traceback(result)
     assert error_lines(result) == [f"error: {target} already exists; use --force to overwrite it"]
     assert target.read_text(encoding="utf-8") == "keep me"
     forced = invoke("generate", "--preset", "tiny", "--seed", "1", "-o", target, "--force")
@@ -548,7 +541,7 @@ def test_generate_unknown_preset_is_a_usage_error(tmp_path):
     target = tmp_path / "f.json"
     result = invoke("generate", "--preset", "huge", "-o", target)
     assert result.exit_code == 2
-    assert_clean(result)
+    assert_no_traceback(result)
     assert "Invalid value for '--preset': 'huge' is not one of" in result.stderr
     assert not target.exists()
 

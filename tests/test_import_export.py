@@ -22,10 +22,9 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
-from click.testing import CliRunner, Result
+from helpers import assert_no_traceback, invoke
 from icalendar import Calendar
 
-from matchmaker.cli import main
 from matchmaker.export import export_schedule
 from matchmaker.export.common import file_stem
 from matchmaker.export.ics import meeting_uid
@@ -39,15 +38,8 @@ DEMO = REPO / "scenarios" / "demo-small.json"
 ALL_FORMATS = ["--format", "ics", "--format", "xlsx", "--format", "csv", "--format", "html"]
 
 
-def invoke(*args: object) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
-def assert_clean(result: Result) -> None:
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"unexpected {type(result.exception).__name__}: {result.exception}\n{result.output}"
-    )
-    assert "Traceback" not in result.output
 
 
 def import_args(folder: Path, variant: str = "csv") -> list[object]:
@@ -132,7 +124,7 @@ def round_trip(tmp_path_factory) -> dict:
     work = tmp_path_factory.mktemp("roundtrip")
     for variant in ("xlsx", "csv"):
         result = invoke(*import_args(EXAMPLE, variant), "-o", work / f"fair-{variant}.json")
-        assert_clean(result)
+        assert_no_traceback(result)
         assert result.exit_code == 0, result.output
         assert "warning" not in result.stderr
     scenario = load_scenario(work / "fair-csv.json")
@@ -140,7 +132,7 @@ def round_trip(tmp_path_factory) -> dict:
     (work / "schedule.json").write_text(schedule.to_json(), encoding="utf-8")
     outdir = work / "export"
     result = invoke("export", work / "schedule.json", "--scenario", work / "fair-csv.json", *ALL_FORMATS, "-o", outdir)
-    assert_clean(result)
+    assert_no_traceback(result)
     assert result.exit_code == 0, result.output
     return {"work": work, "scenario": scenario, "schedule": load_schedule(work / "schedule.json"), "out": outdir}
 
@@ -285,7 +277,7 @@ def test_export_formats_one_at_a_time(round_trip, tmp_path):
 
 def test_export_refuses_schedule_of_another_scenario(round_trip, tmp_path):
     result = invoke("export", round_trip["work"] / "schedule.json", "--scenario", DEMO, "-o", tmp_path / "out")
-    assert_clean(result)
+    assert_no_traceback(result)
     assert result.exit_code == 2
     assert "is not in the scenario" in result.stderr
     assert not (tmp_path / "out").exists()
@@ -330,7 +322,7 @@ def test_import_warnings_do_not_stop_it(example, tmp_path):
     edit_csv(example / "buyers.csv", 1, "min_meetings", "Notes")  # an extra column
     target = tmp_path / "fair.json"
     result = invoke(*import_args(example), "-o", target)
-    assert_clean(result)
+    assert_no_traceback(result)
     assert result.exit_code == 0, result.output
     buyers = example / "buyers.csv"
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
@@ -375,7 +367,7 @@ def test_bad_row_names_file_row_column(example, tmp_path, name, row, column, val
     edit_csv(example / name, row, column, value)
     target = tmp_path / "fair.json"
     result = invoke(*import_args(example), "-o", target)
-    assert_clean(result)
+    assert_no_traceback(result)
     assert result.exit_code == 2, result.output
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert any(line.startswith(f"error: {example / name}{expected}") for line in errors), errors

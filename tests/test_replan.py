@@ -31,7 +31,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from helpers import invoke, assert_no_traceback
 from helpers import (
     DAY,
     as_scenario,
@@ -45,7 +45,6 @@ from helpers import (
 )
 
 from matchmaker import bundled_scenario_path, check_schedule, load_scenario
-from matchmaker.cli import main
 from matchmaker.diff import CSV_COLUMNS, ChangeReport
 from matchmaker.errors import InfeasibleError, MatchmakerError
 from matchmaker.generate import late_changes
@@ -664,15 +663,8 @@ def test_anping_keep_with_freeze(anping):
 FAST = ["--time-limit", "5", "--workers", "1"]
 
 
-def invoke(*args: object) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
-def assert_no_traceback(result: Result) -> None:
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"unexpected {type(result.exception).__name__}: {result.exception}\n{result.output}"
-    )
-    assert "Traceback" not in result.output
 
 
 def demo_v2_data() -> dict:
