@@ -18,6 +18,7 @@ from typing import Literal
 
 from ortools.sat.python import cp_model
 
+from . import brokerage
 from .bound import upper_bounds
 from .candidates import DEFAULT_CANDIDATES_PER_MEETING, Instance, build_instance, restrict
 from .decompose import solve_decomposed
@@ -218,7 +219,9 @@ def solve_instance(
         greedy_meetings=len(greedy.placed),
     )
     logger.info("strategy %s for %d meeting variables; greedy placed %d", strategy, variables, len(greedy.placed))
-    if strategy == "monolithic":
+    if brokerage.applies(instance):  # objective "breaks" with every meeting committed: pattern stages
+        placed = brokerage.solve_breaks(instance, greedy.placed, run, info)
+    elif strategy == "monolithic":
         placed = _solve_monolithic(instance, greedy.placed, run, info)
     else:
         placed = solve_decomposed(instance, greedy.placed, run, info)

@@ -133,3 +133,125 @@ def test_import_b2bsp_cli_and_solve(tmp_path):
     schedule = solve(scenario, SolveOptions(time_limit=30, workers=2))
     assert check_schedule(scenario, schedule).ok
     assert schedule.stats.idle_gaps == 0 and len(schedule.meetings) == 125
+
+
+# --- The pattern path (matchmaker/brokerage.py) --------------------------------------------
+
+
+def _brute_patterns(items, n, most, required):
+    from itertools import combinations
+
+    out = set()
+    for chosen in combinations(range(len(items)), n):
+        slots = {items[i][2] for i in chosen}
+        gaps = sum(1 for a, b in zip(chosen, chosen[1:]) if items[a][0] == items[b][0] and items[b][1] - items[a][1] > 1)
+        if required <= slots and gaps <= most:
+            out.add((tuple(items[i][2] for i in chosen), gaps))
+    return out
+
+
+def test_pattern_enumeration_matches_brute_force():
+    import random
+
+    from matchmaker.brokerage import enumerate_patterns
+
+    rng = random.Random(3)
+    for _ in range(400):
+        items, slot = [], 0
+        for day in range(rng.randint(1, 2)):
+            for position in range(rng.randint(1, 7)):
+                if rng.random() < 0.8:  # holes: slots the participant cannot use
+                    items.append((day, position, slot))
+                slot += 1
+        if not items:
+            continue
+        n, most = rng.randint(1, len(items)), rng.randint(0, 3)
+        required = set(rng.sample([s for *_, s in items], rng.randint(0, min(2, len(items)))))
+        got = list(enumerate_patterns(items, n, most, 10**6, required))
+        assert len(got) == len(set(got))
+        assert set(got) == _brute_patterns(items, n, most, required)
+
+
+def test_pattern_cap_is_reported():
+    from matchmaker.brokerage import _TooMany, enumerate_patterns
+
+    items = [(0, i, i) for i in range(8)]
+    with pytest.raises(_TooMany):
+        list(enumerate_patterns(items, 3, 2, 5))
+
+
+def _instance(data):
+    from matchmaker.candidates import build_instance
+
+    return build_instance(parse_scenario(data), None)
+
+
+def test_patterns_keep_only_fillable_slot_sets():
+    # A meets B (B free only in slot 0) and C (free anywhere) in 3 slots: every pattern holds slot 0.
+    from matchmaker.brokerage import party_patterns
+
+    data = _forced_break()
+    data["participants"][2].pop("availability")
+    instance = _instance(data)
+    a = instance.party_index["A"]
+    own = [c.index for c in instance.candidates if a in (c.buyer, c.exhibitor)]
+    found = party_patterns(instance, a, own, most_breaks=1)
+    slots = instance.grid.by_day[0]
+    assert sorted(found.patterns) == [(slots[0], slots[1]), (slots[0], slots[2])]
+    assert sorted(found.breaks) == [0, 1] and found.complete
+
+
+def test_fewest_breaks_is_a_lower_bound_per_participant():
+    from matchmaker.brokerage import fewest_breaks
+
+    fewest = fewest_breaks(_instance(_forced_break()))
+    instance = _instance(_forced_break())
+    a = instance.party_index["A"]
+    assert fewest.floor == {a: 1} and fewest.exact  # A must wait for C; nobody else has two meetings
+
+
+def test_pattern_path_applies_only_when_everything_is_committed():
+    from matchmaker.brokerage import applies
+
+    assert applies(_instance(_forced_break()))
+    optional = _forced_break()
+    optional["requests"].append({"buyer": "D", "exhibitor": "B", "level": "want"})
+    assert not applies(_instance(optional))
+    value = _forced_break()
+    value["objective"] = "value"
+    assert not applies(_instance(value))
+
+
+def test_stage_one_proves_the_optimum_from_the_floors():
+    schedule = solve_and_check(_forced_break())
+    assert schedule.stats.idle_gaps == 1
+    assert schedule.solver.status == "OPTIMAL" and schedule.solver.best_bound == -1
+
+
+def test_block_start_fallback_gives_the_same_optimum(monkeypatch):
+    # With a pattern cap of 1 every participant keeps the exact block-start counter instead.
+    import matchmaker.brokerage as brokerage_module
+
+    monkeypatch.setattr(brokerage_module, "PATTERN_CAP", 1)
+    data = brokerage(["A", "B", "C"], [must("A", "B"), must("A", "C"), must("B", "C")], slots=4)
+    schedule = solve_and_check(data)
+    assert schedule.stats.idle_gaps == 1 and schedule.solver.status == "OPTIMAL"
+
+
+def test_pattern_path_is_deterministic():
+    data = brokerage(["A", "B", "C", "D"], [must("A", "B"), must("A", "C"), must("B", "C"), must("C", "D"), must("A", "D")], slots=5)
+    options = SolveOptions(time_limit=10, workers=2, seed=0, deterministic=True)
+    first, second = (solve(parse_scenario(data), options) for _ in range(2))
+    assert starts(first) == starts(second)
+    assert first.solver.status == "OPTIMAL"
+
+
+@pytest.mark.skipif(not B2BSP.is_dir(), reason=f"B2BSP data not found at {B2BSP} (not part of the repository)")
+def test_forum_13_is_proven_without_breaks():
+    # The generic time-indexed model found 3 breaks and no proof in 60 s; stage 1 finds 0.
+    from matchmaker.b2bsp import load_b2bsp
+
+    scenario = load_b2bsp(B2BSP / "forum-13.original.dzn")
+    schedule = solve(scenario, SolveOptions(time_limit=60, workers=2))
+    assert check_schedule(scenario, schedule).ok
+    assert schedule.stats.idle_gaps == 0 and schedule.solver.status == "OPTIMAL"

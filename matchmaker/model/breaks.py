@@ -74,64 +74,71 @@ def party_breaks(model: cp_model.CpModel, instance: Instance, mv: MeetingVars) -
         return cached
     result: dict[int, cp_model.IntVar] = {}
     for party in range(len(instance.parties)):
-        days = _day_slots_with_vars(instance, mv, party)
-        if all(len(row) < 2 for row in days):
-            continue  # never two possible meetings on one day: never a break
-        terms, upper = [], 0
-        for row in days:
-            if len(row) < 2:
-                continue
-            upper += len(row) - 1
-            previous_position, previous = None, []
-            starts = []
-            for position, now in row:
-                busy_now = sum(mv.x[v] for v in now)
-                if previous_position is not None and position == previous_position + 1:
-                    start = mv.derive(
-                        model.new_bool_var(""),
-                        lambda active, now=now, previous=previous: int(
-                            any(v in active for v in now) and not any(v in active for v in previous)
-                        ),
-                    )
-                    busy_before = sum(mv.x[v] for v in previous)
-                    model.add(start >= busy_now - busy_before)
-                    model.add(start <= busy_now)
-                    model.add(start <= 1 - busy_before)
-                    starts.append(start)
-                else:
-                    starts.append(busy_now)  # the slot before is never busy: busy here = a block starts
-                previous_position, previous = position, now
-            everything = [v for _, own in row for v in own]
-            active_day = mv.derive(
-                model.new_bool_var(""), lambda active, everything=everything: int(any(v in active for v in everything))
-            )
-            for _, own in row:
-                model.add(active_day >= sum(mv.x[v] for v in own))
-            model.add(active_day <= sum(mv.x[v] for v in everything))
-            day_breaks = sum(starts) - active_day
-            _add_span(model, mv, row, day_breaks, len(row) - 1)
-            terms.append(day_breaks)
-        upper = min(upper, max(0, instance.parties[party].max_meetings - 1))
-        unbroken = _add_windows(model, instance, mv, party, days)
-        lower = min(break_lower_bound(instance, mv, party, days), upper)
-        positions = {v: pos for row in days for pos, own in row for v in own}
-        day_of = {v: d for d, row in enumerate(days) for _, own in row for v in own}
-
-        def count(active, positions=positions, day_of=day_of, n_days=len(days)):
-            per_day = [[] for _ in range(n_days)]
-            for v in active:
-                if v in positions:
-                    per_day[day_of[v]].append(positions[v])
-            return breaks_of([sorted(p) for p in per_day])
-
-        breaks = mv.derive(model.new_int_var(lower, max(lower, upper), ""), count)
-        model.add(breaks == sum(terms))
-        if unbroken is not None:  # [some break] = 1 - unbroken
-            model.add(breaks >= 1 - unbroken)
-            model.add(breaks <= max(lower, upper) * (1 - unbroken))
-        result[party] = breaks
+        breaks = party_break_var(model, instance, mv, party)
+        if breaks is not None:
+            result[party] = breaks
     mv._party_breaks = result  # type: ignore[attr-defined]
     return result
+
+
+def party_break_var(model: cp_model.CpModel, instance: Instance, mv: MeetingVars, party: int) -> cp_model.IntVar | None:
+    """The exact break count of one participant (see ``party_breaks``); None when it can never have a break."""
+    days = _day_slots_with_vars(instance, mv, party)
+    if all(len(row) < 2 for row in days):
+        return None  # never two possible meetings on one day: never a break
+    terms, upper = [], 0
+    for row in days:
+        if len(row) < 2:
+            continue
+        upper += len(row) - 1
+        previous_position, previous = None, []
+        starts = []
+        for position, now in row:
+            busy_now = sum(mv.x[v] for v in now)
+            if previous_position is not None and position == previous_position + 1:
+                start = mv.derive(
+                    model.new_bool_var(""),
+                    lambda active, now=now, previous=previous: int(
+                        any(v in active for v in now) and not any(v in active for v in previous)
+                    ),
+                )
+                busy_before = sum(mv.x[v] for v in previous)
+                model.add(start >= busy_now - busy_before)
+                model.add(start <= busy_now)
+                model.add(start <= 1 - busy_before)
+                starts.append(start)
+            else:
+                starts.append(busy_now)  # the slot before is never busy: busy here = a block starts
+            previous_position, previous = position, now
+        everything = [v for _, own in row for v in own]
+        active_day = mv.derive(
+            model.new_bool_var(""), lambda active, everything=everything: int(any(v in active for v in everything))
+        )
+        for _, own in row:
+            model.add(active_day >= sum(mv.x[v] for v in own))
+        model.add(active_day <= sum(mv.x[v] for v in everything))
+        day_breaks = sum(starts) - active_day
+        _add_span(model, mv, row, day_breaks, len(row) - 1)
+        terms.append(day_breaks)
+    upper = min(upper, max(0, instance.parties[party].max_meetings - 1))
+    unbroken = _add_windows(model, instance, mv, party, days)
+    lower = min(break_lower_bound(instance, mv, party, days), upper)
+    positions = {v: pos for row in days for pos, own in row for v in own}
+    day_of = {v: d for d, row in enumerate(days) for _, own in row for v in own}
+
+    def count(active, positions=positions, day_of=day_of, n_days=len(days)):
+        per_day = [[] for _ in range(n_days)]
+        for v in active:
+            if v in positions:
+                per_day[day_of[v]].append(positions[v])
+        return breaks_of([sorted(p) for p in per_day])
+
+    breaks = mv.derive(model.new_int_var(lower, max(lower, upper), ""), count)
+    model.add(breaks == sum(terms))
+    if unbroken is not None:  # [some break] = 1 - unbroken
+        model.add(breaks >= 1 - unbroken)
+        model.add(breaks <= max(lower, upper) * (1 - unbroken))
+    return breaks
 
 
 def _add_windows(model: cp_model.CpModel, instance: Instance, mv: MeetingVars, party: int, days) -> cp_model.LinearExprT | None:

@@ -1,0 +1,461 @@
+"""Brokerage solving for the ``breaks`` objective: busy patterns per participant, in two stages.
+
+When every candidate meeting is committed (must or pinned, as in a brokerage event), each
+participant's number of meetings n_p is fixed, so its day is one *busy pattern*: the set of
+n_p slots it meets in. The extended formulation picks one pattern per participant
+(z_{p,P} = 1), ties the patterns to the meeting variables (busy_{p,s} = sum of z whose
+pattern holds s) and counts breaks exactly as sum_P breaks(P) z_{p,P}. Its LP relaxation
+is what proves break lower bounds; the time-indexed model's LP does not.
+
+Stage 1 (cheap, often decisive): every participant keeps only its patterns with the fewest
+breaks m_p it can have at all; a schedule found there has sum_p m_p breaks, a proven
+optimum. Stage 2: all patterns up to the fairness cap, minimize total breaks with the
+LP-heavy workers, hinted with the best schedule so far. A participant with too many
+patterns keeps the exact block-start counter of ``model/breaks.py`` instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ortools.sat.python import cp_model
+
+from .candidates import Instance
+from .diagnose import conflicting_commitments
+from .errors import InfeasibleError
+from .model import HARD_RULES
+from .model.breaks import party_break_var
+from .model.fairness import add_break_fairness
+from .model.pairs import add_must_requests, add_pinned
+from .model.variables import MeetingVars, create_meeting_vars
+from .schedule import SolverInfo
+
+logger = logging.getLogger(__name__)
+
+PATTERN_CAP = 4000  # patterns per participant above which it keeps the block-start counter
+TOTAL_PATTERN_CAP = 60_000  # patterns in one model
+STAGE1_SHARE = 0.2  # of the time limit for the fewest-breaks stage
+# Stage-1 workers, best first: the LP refutes "everyone at its fewest breaks" at once when
+# it is impossible (tic-13crafc: 0.2 s; the default pair does not in 20 s), quick restarts find it.
+STAGE1_SUBSOLVERS = ["max_lp", "quick_restart", "default_lp", "core", "no_lp", "pseudo_costs", "reduced_costs", "lb_tree_search"]
+# Stage-2 workers, best first: the strong LP proves the bound, core search closes it.
+PATTERN_SUBSOLVERS = ["max_lp", "core", "quick_restart", "default_lp", "reduced_costs", "pseudo_costs", "no_lp", "lb_tree_search"]
+
+
+class _TooMany(Exception):
+    pass
+
+
+@dataclass
+class PartyPatterns:
+    """One participant's busy patterns (slot tuples) and their break counts; ``complete`` = none left out."""
+
+    party: int
+    meetings: int
+    patterns: list[tuple[int, ...]] = field(default_factory=list)
+    breaks: list[int] = field(default_factory=list)
+    complete: bool = True
+    literals: list = field(default_factory=list)  # z per pattern, once linked into a model
+
+    @property
+    def fewest(self) -> int | None:
+        return min(self.breaks, default=None)
+
+
+@dataclass
+class Fewest:
+    """Per participant: patterns with its fewest breaks, that number (a proven lower bound), and whether the list is whole."""
+
+    patterns: dict[int, PartyPatterns]
+    floor: dict[int, int]
+    exact: bool
+
+
+def applies(instance: Instance) -> bool:
+    """The pattern path: objective "breaks", every candidate committed, nothing to re-plan against."""
+    return (
+        instance.scenario.objective == "breaks"
+        and bool(instance.candidates)
+        and all(
+            (c.request_level == "must" or c.pinned_slot is not None) and c.previous_slot is None for c in instance.candidates
+        )
+    )
+
+
+def _positions(instance: Instance, party: int, own: list[int]) -> list[tuple[int, int, int]]:
+    """(day, position in the day, slot) of every slot where ``party`` may meet, in time order."""
+    usable = {s for c in own for s in _domain(instance, c)}
+    return [(d, i, s) for d, day in enumerate(instance.grid.by_day) for i, s in enumerate(day) if s in usable]
+
+
+def _domain(instance: Instance, c: int) -> list[int]:
+    candidate = instance.candidates[c]
+    if candidate.pinned_slot is not None:
+        return [candidate.pinned_slot] if candidate.pinned_slot in candidate.slots else []
+    return candidate.slots
+
+
+def enumerate_patterns(
+    items: list[tuple[int, int, int]], n: int, most_breaks: int, cap: int, required: set[int] = frozenset()
+) -> Iterator[tuple[tuple[int, ...], int]]:
+    """Every n-subset of ``items`` (day, position, slot) holding the ``required`` slots, with at most ``most_breaks`` breaks.
+
+    Yields (slots, breaks). Built run by run: a run is a block of adjacent positions of
+    one day; a run after another run of the same day is a break. Raises _TooMany past
+    ``cap`` patterns.
+    """
+    needed = {i for i, item in enumerate(items) if item[2] in required}
+    count = 0
+    size = len(items)
+
+    def adjacent(a: int, b: int) -> bool:
+        return items[a][0] == items[b][0] and items[b][1] == items[a][1] + 1
+
+    def runs(first: int, left: int, breaks: int, last_day: int | None, chosen: list[int]):
+        nonlocal count
+        if left == 0:
+            if not needed.issubset(chosen):
+                return
+            count += 1
+            if count > cap:
+                raise _TooMany
+            yield tuple(items[i][2] for i in chosen), breaks
+            return
+        if first - 1 in needed and (not chosen or chosen[-1] != first - 1):
+            return  # skipped a required slot (the gap after the last run)
+        for start in range(first, size - left + 1):
+            if any(first <= r < start for r in needed):
+                break  # a required slot left out
+            extra = breaks + (items[start][0] == last_day)
+            if extra > most_breaks:
+                continue
+            length = 1
+            while True:
+                end = start + length  # exclusive
+                block = list(range(start, end))
+                following = end + 1 if end < size and adjacent(end - 1, end) else end
+                if length == left or following < size:
+                    yield from runs(following, left - length, extra, items[start][0], chosen + block)
+                if length == left or end >= size or not adjacent(end - 1, end):
+                    break
+                length += 1
+
+    yield from runs(0, n, 0, None, [])
+
+
+def _fits(instance: Instance, own: list[int], pattern: tuple[int, ...], per_day: int | None, day_of: dict[int, int]) -> bool:
+    """The participant's meetings can fill exactly the pattern's slots (a perfect matching), within its daily cap."""
+    if per_day is not None:
+        counts: dict[int, int] = {}
+        for s in pattern:
+            counts[day_of[s]] = counts.get(day_of[s], 0) + 1
+        if max(counts.values()) > per_day:
+            return False
+    slots = set(pattern)
+    holder: dict[int, int] = {}
+
+    def augment(c: int, seen: set[int]) -> bool:
+        for s in _domain(instance, c):
+            if s in slots and s not in seen:
+                seen.add(s)
+                if s not in holder or augment(holder[s], seen):
+                    holder[s] = c
+                    return True
+        return False
+
+    return all(augment(c, set()) for c in own)
+
+
+def party_patterns(instance: Instance, party: int, own: list[int], most_breaks: int, cap: int = PATTERN_CAP) -> PartyPatterns:
+    """The participant's valid patterns with at most ``most_breaks`` breaks (``complete`` False past ``cap``)."""
+    result = PartyPatterns(party, len(own))
+    items = _positions(instance, party, own)
+    day_of = {s: d for d, day in enumerate(instance.grid.by_day) for s in day}
+    per_day = instance.parties[party].max_per_day
+    same = all(set(_domain(instance, c)) == {s for _, _, s in items} for c in own)
+    try:
+        required = {instance.candidates[c].pinned_slot for c in own if instance.candidates[c].pinned_slot is not None}
+        for pattern, breaks in enumerate_patterns(items, len(own), most_breaks, cap, required):
+            if (same and per_day is None) or _fits(instance, own, pattern, per_day, day_of):
+                result.patterns.append(pattern)
+                result.breaks.append(breaks)
+    except _TooMany:
+        result.complete = False
+    return result
+
+
+def fewest_patterns(instance: Instance, party: int, own: list[int], most_breaks: int) -> tuple[PartyPatterns, int]:
+    """The participant's valid patterns with the fewest breaks k it can have, and k (a proven lower bound).
+
+    Levels are tried k = 0, 1, ...; a level cut off at the cap with nothing valid yet
+    stops the search there: k is still a lower bound, the list is empty and incomplete.
+    """
+    for k in range(most_breaks + 1):
+        found = party_patterns(instance, party, own, k)
+        keep = [i for i, b in enumerate(found.breaks) if b == k]
+        if keep or not found.complete:
+            return PartyPatterns(party, len(own), [found.patterns[i] for i in keep], [k] * len(keep), found.complete), k
+    return PartyPatterns(party, len(own)), most_breaks + 1
+
+
+def break_cap(instance: Instance, own_of: list[list[int]]) -> int | None:
+    """Most breaks any participant may have: d when someone can never have a break (fairness, L = 0), else None."""
+    spread = instance.scenario.fairness.max_break_spread
+    if spread is not None and any(len(own) <= 1 for own in own_of):
+        return spread
+    return None
+
+
+@dataclass
+class PatternModel:
+    model: cp_model.CpModel
+    mv: MeetingVars
+    total: cp_model.LinearExprT
+    pattern_parties: int
+    fallback_parties: int
+
+
+def build_pattern_model(
+    instance: Instance, chosen: dict[int, PartyPatterns], lower: int = 0, fixed: dict[int, int] | None = None
+) -> PatternModel:
+    """Every hard rule, then per participant the pattern link (or the block-start counter), fairness and total breaks.
+
+    ``chosen`` maps participants to their patterns; the others get ``party_break_var``,
+    held at ``fixed[p]`` breaks when given. ``lower`` is a known lower bound on the total.
+    """
+    model = cp_model.CpModel()
+    mv = create_meeting_vars(model, instance)
+    for rule in HARD_RULES:
+        if rule is not add_break_fairness:
+            rule(model, instance, mv)
+    add_must_requests(model, instance, mv)
+    add_pinned(model, instance, mv)
+    breaks: dict[int, cp_model.IntVar] = {}
+    objective = []
+    fallback = 0
+    for party in range(len(instance.parties)):
+        patterns = chosen.get(party)
+        if patterns is None:
+            var = party_break_var(model, instance, mv, party)
+            if var is not None:
+                if fixed and party in fixed:
+                    model.add(var == fixed[party])
+                breaks[party] = var
+                objective.append(var)
+                fallback += 1
+            continue
+        breaks[party], terms = _link_patterns(model, instance, mv, patterns)
+        objective.extend(terms)
+    mv._party_breaks = breaks  # type: ignore[attr-defined]
+    add_break_fairness(model, instance, mv)
+    if instance.precedences:
+        _add_scheduling_view(model, instance, mv, chosen)
+    total = sum(objective)
+    if lower > 0:
+        model.add(total >= lower)
+    return PatternModel(model, mv, total, len(chosen), fallback)
+
+
+def _add_scheduling_view(model: cp_model.CpModel, instance: Instance, mv: MeetingVars, chosen: dict[int, PartyPatterns]) -> None:
+    """Implied: meeting times t_c = sum_s s x_cs, all different per participant, inside its pattern's first..last slot.
+
+    Slot indices are in time order. The pattern literals z give first_p = sum min(P) z_P
+    and last_p = sum max(P) z_P; first_p <= t_c <= last_p for each meeting c of p. This
+    interval view propagates windows (a participant without breaks fills first..last).
+    """
+    time_of = {}
+    for c in instance.candidates:
+        own = mv.by_candidate[c.index]
+        if not own:
+            continue
+        t = model.new_int_var_from_domain(cp_model.Domain.from_values(sorted(mv.slot_of[v] for v in own)), "")
+        model.add(t == sum(mv.slot_of[v] * mv.x[v] for v in own))
+        mv.derive(t, lambda active, own=own: next((mv.slot_of[v] for v in own if v in active), mv.slot_of[own[0]]))
+        time_of[c.index] = t
+    meetings: dict[int, list[int]] = {}
+    for c in instance.candidates:
+        if c.index in time_of:
+            meetings.setdefault(c.buyer, []).append(c.index)
+            meetings.setdefault(c.exhibitor, []).append(c.index)
+    for party, own in meetings.items():
+        if len(own) > 1:
+            model.add_all_different([time_of[c] for c in own])
+        patterns = chosen.get(party)
+        if patterns is None or not patterns.patterns:
+            continue
+        z = patterns.literals
+        first = sum(min(p) * var for p, var in zip(patterns.patterns, z))
+        last = sum(max(p) * var for p, var in zip(patterns.patterns, z))
+        for c in own:
+            model.add(time_of[c] >= first)
+            model.add(time_of[c] <= last)
+    by_pair = {(c.buyer, c.exhibitor): c.index for c in instance.candidates}
+    for before, after in instance.precedences:
+        a, b = by_pair.get(before), by_pair.get(after)
+        if a in time_of and b in time_of:
+            model.add(time_of[a] < time_of[b])
+
+
+def _link_patterns(model: cp_model.CpModel, instance: Instance, mv: MeetingVars, patterns: PartyPatterns):
+    """Hard (exact reformulation): the participant's busy slots are exactly one of its patterns.
+
+    Returns its break count and that count as a sum of pattern literals (the objective
+    is stated over the literals: core-based search works on them).
+    """
+    party = patterns.party
+    busy_of = _busy_of(instance, mv, party)
+    z = [
+        mv.derive(model.new_bool_var(""), lambda active, members=frozenset(pattern): int(busy_of(active) == members))
+        for pattern in patterns.patterns
+    ]
+    model.add_exactly_one(z)
+    patterns.literals = z
+    holding: dict[int, list] = {}
+    for var, pattern in zip(z, patterns.patterns):
+        for s in pattern:
+            holding.setdefault(s, []).append(var)
+    for s in instance.grid.slots:
+        own = mv.by_party_slot.get((party, s.index))
+        if own:
+            model.add(sum(mv.x[v] for v in own) == sum(holding.get(s.index, [])))
+    position = {s: (d, i) for d, day in enumerate(instance.grid.by_day) for i, s in enumerate(day)}
+
+    def count(active) -> int:
+        per_day: dict[int, list[int]] = {}
+        for s in busy_of(active):
+            d, i = position[s]
+            per_day.setdefault(d, []).append(i)
+        return sum(sum(1 for a, b in zip(p, p[1:]) if b - a > 1) for p in (sorted(x) for x in per_day.values()))
+
+    terms = [b * var for b, var in zip(patterns.breaks, z) if b]
+    breaks = mv.derive(model.new_int_var(min(patterns.breaks), max(patterns.breaks), ""), count)
+    model.add(breaks == sum(terms))
+    return breaks, terms
+
+
+def _busy_of(instance: Instance, mv: MeetingVars, party: int):
+    """The slots ``party`` meets in, from a set of active x indices (for hints; remembers the last set)."""
+    own = sorted({v for (p, _s), vs in mv.by_party_slot.items() if p == party for v in vs})
+    last: list = [None, frozenset()]
+
+    def busy(active) -> frozenset[int]:
+        if last[0] is not active:
+            last[0], last[1] = active, frozenset(mv.slot_of[v] for v in own if v in active)
+        return last[1]
+
+    return busy
+
+
+def _own_meetings(instance: Instance) -> list[list[int]]:
+    own: list[list[int]] = [[] for _ in instance.parties]
+    for c in instance.candidates:
+        own[c.buyer].append(c.index)
+        own[c.exhibitor].append(c.index)
+    return own
+
+
+def fewest_breaks(instance: Instance) -> Fewest:
+    """Stage-1 data: per participant with two or more meetings, its fewest-break patterns and floor."""
+    own_of = _own_meetings(instance)
+    cap = break_cap(instance, own_of)
+    result = Fewest({}, {}, True)
+    for party, own in enumerate(own_of):
+        if len(own) < 2:
+            continue
+        most = len(own) - 1 if cap is None else min(cap, len(own) - 1)
+        patterns, floor = fewest_patterns(instance, party, own, most)
+        result.floor[party] = floor
+        if patterns.patterns:
+            result.patterns[party] = patterns
+        result.exact &= patterns.complete
+    return result
+
+
+def all_patterns(instance: Instance) -> dict[int, PartyPatterns]:
+    """Stage-2 data: every valid pattern up to the fairness cap, for the participants where the list is whole and small."""
+    own_of = _own_meetings(instance)
+    cap = break_cap(instance, own_of)
+    found: dict[int, PartyPatterns] = {}
+    for party, own in enumerate(own_of):
+        if len(own) < 2:
+            continue
+        most = len(own) - 1 if cap is None else min(cap, len(own) - 1)
+        patterns = party_patterns(instance, party, own, most)
+        if patterns.complete and patterns.patterns:
+            found[party] = patterns
+    total = sum(len(p.patterns) for p in found.values())
+    for party in sorted(found, key=lambda p: (-len(found[p].patterns), p)):
+        if total <= TOTAL_PATTERN_CAP:
+            break
+        total -= len(found.pop(party).patterns)
+    return found
+
+
+def solve_breaks(instance: Instance, start: dict[int, int], run, info: SolverInfo) -> dict[int, int]:
+    """Fewest total breaks for an all-committed instance (see the module docstring); returns candidate -> slot.
+
+    ``run`` is the solver's Run (clock, budgets, CP-SAT configuration); ``info`` gets
+    status and bound. Time running out returns the best schedule found, ``start`` at worst.
+    """
+    best, best_total = dict(start), None
+    fewest = fewest_breaks(instance)
+    lower = sum(fewest.floor.values())
+    logger.info(
+        "breaks: lower bound %d from patterns; stage 1 with %d patterns (%s)",
+        lower, sum(len(p.patterns) for p in fewest.patterns.values()), "whole" if fewest.exact else "cut at the cap",
+    )
+    fixed = {p: k for p, k in fewest.floor.items() if p not in fewest.patterns}
+    stage1 = build_pattern_model(instance, fewest.patterns, fixed=fixed)
+    stage1.mv.hint_placement(stage1.model, start)
+    solver, status = _run(run, stage1.model, run.budget(STAGE1_SHARE, STAGE1_SHARE), "breaks stage 1", STAGE1_SUBSOLVERS)
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        info.status, info.best_bound = "OPTIMAL", -float(lower)
+        return _placed(stage1.mv, solver)
+    if status == cp_model.INFEASIBLE and fewest.exact:
+        lower += 1  # not every participant can stay at its fewest breaks
+    patterns = all_patterns(instance)
+    stage2 = build_pattern_model(instance, patterns, lower=lower)
+    logger.info(
+        "breaks stage 2: %d participants with %d patterns, %d with the block-start counter, total >= %d",
+        stage2.pattern_parties, sum(len(p.patterns) for p in patterns.values()), stage2.fallback_parties, lower,
+    )
+    stage2.model.minimize(stage2.total)
+    stage2.mv.hint_placement(stage2.model, best)
+    solver, status = _run(run, stage2.model, run.budget(0.9 - STAGE1_SHARE, 1.0), "breaks stage 2", PATTERN_SUBSOLVERS)
+    info.status = solver.status_name(status)
+    if status == cp_model.INFEASIBLE:
+        raise InfeasibleError(conflicting_commitments(instance, run.options))
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        info.fallback = True
+        info.best_bound = -float(lower)
+        return best
+    best, best_total = _placed(stage2.mv, solver), round(solver.objective_value)
+    bound = max(lower, round(solver.best_objective_bound))
+    info.best_bound = -float(bound)
+    if bound >= best_total:
+        info.status = "OPTIMAL"
+    return best
+
+
+def _placed(mv: MeetingVars, solver: cp_model.CpSolver) -> dict[int, int]:
+    return {mv.cand_of[v]: mv.slot_of[v] for v, var in enumerate(mv.x) if solver.boolean_value(var)}
+
+
+def _run(run, model: cp_model.CpModel, budget: float, stage: str, subsolvers: list[str]) -> tuple[cp_model.CpSolver, int]:
+    """One CP-SAT call under the run's configuration, with ``subsolvers`` first (one worker: the LP-heavy one)."""
+    from .solver import _ProgressCallback  # solver imports this module
+
+    solver = cp_model.CpSolver()
+    run.configure(solver, budget)
+    workers = solver.parameters.num_workers
+    if workers >= 2:
+        solver.parameters.subsolvers.extend(subsolvers[:workers])
+    else:
+        solver.parameters.linearization_level = 2
+    options = run.options
+    callback = _ProgressCallback(stage, run.started, options.on_progress) if options.on_progress else None
+    status = solver.solve(model, callback)
+    logger.info("%s: %s in %.2fs", stage, solver.status_name(status), solver.wall_time)
+    return solver, status
