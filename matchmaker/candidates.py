@@ -398,6 +398,21 @@ def _no_slot_reason(pair: tuple[str, str], language: str | None, session: str | 
     return f"{pair[0]} and {pair[1]} are never available at the same time" + (f" in the {session}" if session else "")
 
 
+def prune_instance(
+    instance: Instance,
+    candidates_per_meeting: int = DEFAULT_CANDIDATES_PER_MEETING,
+    candidates_per_exhibitor: int = DEFAULT_CANDIDATES_PER_EXHIBITOR,
+) -> Instance:
+    """``instance`` with only the candidates ``build_instance`` would have kept (same pruning rule).
+
+    Lets a solve match every pair once and still hand a small model the pruned set.
+    """
+    kept = _prune(instance.candidates, instance.parties, candidates_per_meeting, candidates_per_exhibitor, set())
+    candidates = [dataclasses.replace(c, index=i) for i, c in enumerate(kept)]
+    logger.info("candidates: %d matching pairs, %d kept after pruning", instance.candidates_before_pruning, len(candidates))
+    return dataclasses.replace(instance, candidates=candidates)
+
+
 def _prune(
     candidates: list[Candidate], parties: list[Party], per_meeting: int, per_exhibitor: int, forced: set[tuple[str, str]]
 ) -> list[Candidate]:

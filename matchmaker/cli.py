@@ -242,6 +242,12 @@ def summary(schedule: Schedule, quiet: bool = False) -> str:
             f" (meeting value {stats.value:,} of at most {stats.upper_bound_value:,};"
             f" at most {stats.upper_bound_meetings:,} meetings)"
         )
+    elif stats.objective_gap_percent is not None:
+        headline += (
+            f", within {stats.objective_gap_percent:.2f}% of the most that is possible"
+            f" (meeting value {stats.value:,}, {stats.min_meetings_shortfall} short of minimums;"
+            f" value less shortfall penalty is at most {stats.upper_bound_objective:,})"
+        )
     lines = [
         f"{schedule.scenario.name}",
         headline,

@@ -1,8 +1,9 @@
 """Two-stage solve for fairs too large for one monolithic model.
 
-Stage 1 (selection) decides which pairs meet on which day, with every count
-rule aggregated per day plus cuts for the walking rule; it is a relaxation of
-the full problem, so its optimum bounds the meeting value of every schedule.
+Stage 1 (selection, ``selection.py``) decides which pairs meet on which day:
+a linear program with every count rule aggregated per day plus cuts for the
+walking rule, rounded to whole meetings. It is a relaxation of the full
+problem, so its LP optimum bounds the objective of every schedule.
 Stage 2 (timetabling) puts each day's selected meetings into slots with every
 hard rule, one small CP-SAT model per day; days are independent once stage 1
 has fixed the selection. Whatever stage 2 cannot place is handed back to a
@@ -13,10 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
+import multiprocessing
 from collections import defaultdict
-from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from itertools import combinations, pairwise
 from typing import TYPE_CHECKING
 
 from ortools.sat.python import cp_model
@@ -25,27 +27,22 @@ from .candidates import Candidate, Instance, restrict
 from .greedy import greedy_schedule
 from .model import build_model
 from .schedule import SolverInfo
+from .selection import select_days
 
 if TYPE_CHECKING:
-    from .solver import Run
+    from .solver import Run, SolveOptions
 
 logger = logging.getLogger(__name__)
 
-SELECTION_SHARE = 0.4  # of the time left after the greedy, for stage 1
-VALUE_SHARE = 0.5  # of the time left after stage 1, for the days' value phases (they usually stop early)
+VALUE_SHARE = 0.5  # of a day's time, for its value phase (compaction gets the rest, and what value left)
 # Deterministic runs cannot pass time on, so each stage gets a fixed share of the limit.
-FIXED_SELECTION_SHARE, FIXED_VALUE_SHARE, FIXED_COMPACT_SHARE = 0.3, 0.4, 0.3
+FIXED_VALUE_SHARE, FIXED_COMPACT_SHARE = 0.55, 0.45
+MAX_PROCESSES = 8  # day parts solved at once (one process each)
+MERGE_RESERVE = 1.5  # seconds kept for the final merge, statistics and explanations
+PROCESS_STARTUP = 1.5  # seconds a spawned process takes to import the solver
 KEEP_SHARE = 0.7  # of what is left of a day's value phase, for one attempt to timetable the selection
 MAX_RELEASES = 3  # unsatisfiable cores whose pairs a day may make optional before it gives up on the selection
 SPARES_PER_BUYER = 3  # unselected pairs a day's timetable may use instead of selected ones
-
-
-@dataclass
-class SelectionResult:
-    day_of: dict[int, int]  # candidate -> day
-    status: str
-    objective: float | None
-    bound: float | None
 
 
 @dataclass
@@ -59,196 +56,56 @@ class DayTimetable:
     build_seconds: float  # to build the day's model; a compaction with less time left is not worth starting
 
 
-@dataclass
-class SelectionModel:
-    """Stage 1's CP-SAT model and its variables."""
-
-    model: cp_model.CpModel
-    y: dict[tuple[int, int], cp_model.IntVar]  # (candidate, day) -> meets that day
-    # Helper variables and how to compute each from the chosen (candidate, day) keys, for a complete hint.
-    derived: list[tuple[cp_model.IntVar, Callable[[set[tuple[int, int]]], int]]]
-
-    def hint(self, chosen: set[tuple[int, int]]) -> None:
-        for key, var in self.y.items():
-            self.model.add_hint(var, key in chosen)
-        for var, value_of in self.derived:
-            self.model.add_hint(var, value_of(chosen))
-
-
-def selection_model(instance: Instance) -> SelectionModel:
-    """Stage 1: y[c, d] = 1 when candidate c meets on day d (slot conflicts aggregated per day)."""
-    model = cp_model.CpModel()
-    grid = instance.grid
-    y: dict[tuple[int, int], cp_model.IntVar] = {}
-    by_party_day: dict[tuple[int, int], list] = defaultdict(list)
-    slots_of_party_day: dict[tuple[int, int], set[int]] = defaultdict(set)
-    by_location_day: dict[tuple[int, int], list] = defaultdict(list)
-    by_language_day: dict[tuple[int, int], list] = defaultdict(list)
-    exhibitors_at: dict[int, set[int]] = defaultdict(set)
-    for c in instance.candidates:
-        exhibitors_at[c.location].add(c.exhibitor)
-        days = sorted({grid.slots[s].day for s in c.slots})
-        if c.pinned_slot is not None:
-            days = [grid.slots[c.pinned_slot].day]
-        own = []
-        for d in days:
-            var = model.new_bool_var("")
-            y[(c.index, d)] = var
-            own.append(var)
-            for party in (c.buyer, c.exhibitor):
-                by_party_day[(party, d)].append(var)
-                slots_of_party_day[(party, d)].update(s for s in c.slots if grid.slots[s].day == d)
-            by_location_day[(c.location, d)].append(var)
-            if c.interpreter is not None:
-                by_language_day[(c.interpreter, d)].append(var)
-        if c.request_level == "must" or c.pinned_slot is not None:
-            model.add_exactly_one(own)
-        elif len(own) > 1:
-            model.add_at_most_one(own)
-
-    by_party: dict[int, list] = defaultdict(list)
-    for (party, d), day_vars in by_party_day.items():
-        info = instance.parties[party]
-        limit = len(slots_of_party_day[(party, d)])
-        if info.max_per_day is not None:
-            limit = min(limit, info.max_per_day)
-        if len(day_vars) > limit:
-            model.add(sum(day_vars) <= limit)
-        by_party[party].extend(day_vars)
-    for party, party_vars in by_party.items():
-        if len(party_vars) > instance.parties[party].max_meetings:
-            model.add(sum(party_vars) <= instance.parties[party].max_meetings)
-    for (location, d), loc_vars in by_location_day.items():
-        if len(exhibitors_at[location]) > instance.location_tables[location]:
-            model.add(sum(loc_vars) <= instance.location_tables[location] * len(grid.by_day[d]))
-    for (language, d), lang_vars in by_language_day.items():
-        model.add(sum(lang_vars) <= sum(instance.interpreter_capacity[language][s] for s in grid.by_day[d]))
-    selection = SelectionModel(model, y, [])
-    _add_walking_cuts(instance, selection)
-
-    value = cp_model.LinearExpr.weighted_sum(
-        [y[k] for k in y], [instance.candidates[k[0]].value for k in y]
-    )
-    keys_of_party: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for c_index, d in y:
-        c = instance.candidates[c_index]
-        keys_of_party[c.buyer].append((c_index, d))
-        keys_of_party[c.exhibitor].append((c_index, d))
-    shortfalls = []
-    for party, info in enumerate(instance.parties):
-        if info.min_meetings > 0:
-            shortfall = model.new_int_var(0, info.min_meetings, "")
-            model.add(sum(by_party.get(party, [])) + shortfall >= info.min_meetings)
-            keys, need = keys_of_party[party], info.min_meetings
-            selection.derived.append((shortfall, lambda chosen, keys=keys, need=need: max(0, need - sum(k in chosen for k in keys))))
-            shortfalls.append(shortfall)
-    weights = instance.weights
-    model.maximize(weights.value_scale() * (value - weights.min_shortfall * sum(shortfalls)))
-    return selection
-
-
-def _add_walking_cuts(instance: Instance, selection: SelectionModel) -> None:
-    """Per buyer and day, a valid cut for the walking rule, which the per-day meeting counts cannot see.
-
-    In a run of usable slots joined by changeovers too short for some walk, a
-    buyer's back-to-back meetings are in halls linked by walks that fit the
-    changeover. So meetings in halls that no links connect form separate
-    blocks, and two blocks in one run need an idle slot between them:
-        meetings + blocks - runs <= usable slots.
-    Blocks are at least the halls used minus the linked pairs among them (exact
-    when the links form a forest, as halls in a row do). Without the cut the
-    selection gives buyers mornings that zigzag between far halls, which no
-    timetable can place: most of what Anping's six-slot third day used to lose.
-    """
-    grid, walking = instance.grid, instance.walking
-    model, derived = selection.model, selection.derived
-    by_buyer_day: dict[tuple[int, int], list[tuple[int, cp_model.IntVar]]] = defaultdict(list)
-    for (c_index, d), var in selection.y.items():
-        by_buyer_day[(instance.candidates[c_index].buyer, d)].append((c_index, var))
-    for (buyer, d), own in by_buyer_day.items():
-        halls = sorted({instance.candidates[c].hall for c, _ in own})
-        longest = max((walking[h][k] for h in halls for k in halls), default=0)
-        usable = sorted({s for c, _ in own for s in instance.candidates[c].slots if grid.slots[s].day == d})
-        # Changeovers between back-to-back usable slots that are too short for some walk between these halls.
-        changeovers = [grid.slots[t].start - grid.slots[s].end for s, t in pairwise(usable) if t == s + 1]
-        gaps = [gap for gap in changeovers if gap < longest]
-        if not gaps:
-            continue
-        runs = len(usable) - len(gaps)
-        info = instance.parties[buyer]
-        most = min(len(own), len(usable), info.max_meetings, info.max_per_day or len(usable))
-        if most + len(halls) - runs <= len(usable):
-            continue  # cannot bind
-        keys_in: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        for c, _ in own:
-            keys_in[instance.candidates[c].hall].append((c, d))
-        used: dict[int, cp_model.IntVar] = {}  # hall -> the buyer meets there that day
-        for hall, keys in keys_in.items():
-            used[hall] = model.new_bool_var("")
-            model.add_max_equality(used[hall], [selection.y[key] for key in keys])
-            derived.append((used[hall], lambda chosen, keys=keys: any(key in chosen for key in keys)))
-        linked = []  # walkable pairs of used halls
-        for h, k in combinations(halls, 2):
-            if walking[h][k] <= max(gaps):
-                both = model.new_bool_var("")
-                model.add_implication(both, used[h])
-                model.add_implication(both, used[k])
-                keys = keys_in[h], keys_in[k]
-                derived.append((both, lambda chosen, keys=keys: all(any(key in chosen for key in side) for side in keys)))
-                linked.append(both)
-        model.add(sum(var for _, var in own) + sum(used.values()) - sum(linked) <= len(usable) + runs)
-
-
-def select_meetings(
-    instance: Instance, hint: dict[int, int], configure: Callable[[cp_model.CpSolver, float], None], time_limit: float
-) -> SelectionResult:
-    """Solve stage 1, hinted with a complete schedule (candidate -> slot)."""
-    selection = selection_model(instance)
-    selection.hint({(c, instance.grid.slots[s].day) for c, s in hint.items()})
-    solver = cp_model.CpSolver()
-    configure(solver, time_limit)
-    status = solver.solve(selection.model)
-    name = solver.status_name(status)
-    logger.info("selection: %s, objective %s, bound %s", name, solver.objective_value if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None, solver.best_objective_bound)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return SelectionResult({}, name, None, None)
-    day_of = {c: d for (c, d), var in selection.y.items() if solver.boolean_value(var)}
-    return SelectionResult(day_of, name, solver.objective_value, solver.best_objective_bound)
-
-
 def solve_decomposed(instance: Instance, start: dict[int, int], run: Run, info: SolverInfo) -> dict[int, int]:
     """Selection, then each day's timetable, then a safe merge with the greedy ``start`` schedule."""
-    selection = select_meetings(
-        instance, start, lambda solver, budget: run.configure(solver, budget, lp_heavy=True), run.budget(FIXED_SELECTION_SHARE, SELECTION_SHARE)
-    )
+    # The LP is worth all the time it needs: without it there is only the greedy.
+    # A deterministic run must not stop it by the clock.
+    selection = select_days(instance, math.inf if run.options.deterministic else run.remaining())
     info.stage_status = {"selection": selection.status}
     if selection.objective is None:
         info.status = selection.status
         info.fallback = True
         return start
-    info.best_bound = selection.bound
+    info.best_bound = selection.bound * instance.weights.value_scale()  # in the units of info.objective
     meetings_on: dict[int, int] = defaultdict(int)
     for day in selection.day_of.values():
         meetings_on[day] += 1
     days = sorted(meetings_on)
     total = len(selection.day_of)
 
-    # Every day's meetings first, then every day's compaction: value comes first,
-    # and a value phase that finishes early leaves its time to the others. Each
-    # phase's time is split over the days in proportion to their meetings.
-    timetables: dict[int, DayTimetable] = {}
-    for position, day in enumerate(days):
-        weight = meetings_on[day] / sum(meetings_on[d] for d in days[position:])
-        budget = run.budget(FIXED_VALUE_SHARE * meetings_on[day] / total, VALUE_SHARE * weight)
-        timetables[day] = _timetable_day(instance, day, selection.day_of, start, run, budget)
-        info.stage_status[f"day{day + 1}"] = timetables[day].status
-    preferred: list[tuple[int, int]] = []
-    for position, day in enumerate(days):
-        weight = meetings_on[day] / sum(meetings_on[d] for d in days[position:])
-        budget = run.budget(FIXED_COMPACT_SHARE * meetings_on[day] / total, weight)
-        preferred += _compact_day(timetables[day], day, run, budget)
+    # One pure job per day (its sub-instance and budgets in, placements out), all
+    # days at once in local processes: days are independent once the selection is
+    # fixed. Value first inside each job, then compaction with what is left.
+    # Processes only pay when each part still gets two CP-SAT workers: on 2 cores
+    # one process timetabling the days in turn, with both workers, did better.
+    parallel = min(len(days), MAX_PROCESSES, run.options.num_workers // 2)
+    workers = max(1, run.options.num_workers // max(1, parallel))
+    options = dataclasses.replace(run.options, workers=workers, on_progress=None)
 
-    proven = selection.status == "OPTIMAL" and all(t.status == "OPTIMAL" for t in timetables.values())
+    def part(day: int, weight: float) -> DayPart:
+        if run.options.deterministic:
+            share = FIXED_VALUE_SHARE * meetings_on[day] / total, FIXED_COMPACT_SHARE * meetings_on[day] / total
+            budgets = (share[0] * run.options.time_limit, share[1] * run.options.time_limit)
+        else:
+            whole = max(0.2, (run.remaining() - MERGE_RESERVE - (PROCESS_STARTUP if parallel > 1 else 0.0)) * weight)
+            budgets = (VALUE_SHARE * whole, (1 - VALUE_SHARE) * whole)
+        return day_part(instance, day, selection.day_of, start, options, *budgets)
+
+    if parallel > 1:  # every day at once, each with the whole time left
+        results = run_parts([part(day, 1.0) for day in days], parallel)
+    else:  # in turn, each day its share of what is left (an early finish passes time on)
+        results = [
+            solve_day(part(day, meetings_on[day] / sum(meetings_on[d] for d in days[position:])))
+            for position, day in enumerate(days)
+        ]
+    preferred: list[tuple[int, int]] = []
+    statuses = []
+    for day, result in zip(days, results):
+        info.stage_status[f"day{day + 1}"] = result.status
+        statuses.append(result.status)
+        preferred += result.placements
+
+    proven = selection.status == "OPTIMAL" and all(status == "OPTIMAL" for status in statuses)
     info.status = "FEASIBLE" if preferred or not days else "UNKNOWN"
     info.fallback = not preferred and bool(days)
     # Merge through the greedy's feasibility check: commitments first (the days'
@@ -273,9 +130,61 @@ def solve_decomposed(instance: Instance, start: dict[int, int], run: Run, info: 
     return final.placed
 
 
-def _timetable_day(
-    instance: Instance, day: int, day_of: dict[int, int], start: dict[int, int], run: Run, budget: float
-) -> DayTimetable:
+@dataclass
+class DayPart:
+    """One day's timetabling job: everything it needs, nothing shared.
+
+    ``solve_day`` is a pure function of it, so it runs in a local process here
+    and could run on another machine unchanged (e.g. ``ray.remote(solve_day)``).
+    """
+
+    sub: Instance  # the day's pairs (selected + spares), that day's slots, caps left by other days
+    original: list[int]  # sub candidate -> instance candidate
+    selected: set[int]  # sub candidates the selection put on this day
+    start: dict[int, int]  # sub candidate -> slot in the greedy schedule (for the hint)
+    day: int
+    options: SolveOptions  # seed, workers for this part, determinism
+    value_budget: float
+    compact_budget: float
+
+
+@dataclass
+class DayResult:
+    placements: list[tuple[int, int]]  # (instance candidate, slot)
+    status: str
+
+
+def day_part(
+    instance: Instance, day: int, day_of: dict[int, int], start: dict[int, int],
+    options: SolveOptions, value_budget: float, compact_budget: float,
+) -> DayPart:
+    """Cut one day's job out of the whole fair."""
+    sub, original = _day_problem(instance, day, day_of)
+    selected = {c.index for c in sub.candidates if day_of.get(original[c.index]) == day}
+    own_start = {i: start[c] for i, c in enumerate(original) if c in start}
+    return DayPart(sub, original, selected, own_start, day, options, value_budget, compact_budget)
+
+
+def solve_day(part: DayPart) -> DayResult:
+    """Timetable one day: its value phase, then compaction. Pure: the part in, placements out."""
+    from .solver import Run  # the solver module imports this one
+
+    run = Run(dataclasses.replace(part.options, time_limit=part.value_budget + part.compact_budget))
+    timetable = _timetable_day(part, run, part.value_budget)
+    compact_budget = part.compact_budget if run.options.deterministic else run.remaining()
+    return DayResult(_compact_day(timetable, part.day, run, compact_budget), timetable.status)
+
+
+def run_parts(parts: list[DayPart], processes: int) -> list[DayResult]:
+    """Solve the parts, in ``processes`` local processes when more than one (results in order)."""
+    if processes <= 1 or len(parts) <= 1:
+        return [solve_day(part) for part in parts]
+    # Spawned, not forked: the parent may hold solver and logging threads.
+    with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(solve_day, parts))
+
+
+def _timetable_day(part: DayPart, run: Run, budget: float) -> DayTimetable:
     """Stage 2, value phase: the day's most valuable timetable.
 
     Compactness waits for `_compact_day`: the idle-gap helper variables weaken
@@ -287,16 +196,15 @@ def _timetable_day(
     CP-SAT proves the rest infeasible, those of an unsatisfiable core. Only if
     that fails too does the day fall back to the model where every pair is optional.
     """
-    sub, original = _day_problem(instance, day, day_of)
-    label = _label(sub, day)
+    sub, original, selected = part.sub, part.original, part.selected
+    label = _label(sub, part.day)
     value_only = dataclasses.replace(sub, weights=sub.weights.model_copy(update={"idle_gap": 0}))
-    selected = {c.index for c in sub.candidates if day_of.get(original[c.index]) == day}
     optional = {c for c in selected if sub.candidates[c].request_level != "must" and sub.candidates[c].pinned_slot is None}
     released = _misfits(sub, selected) & optional
     # The hint: the greedy places the required pairs first (fewest options first), then the spares.
     required = selected - released
     hint = greedy_schedule(
-        _requiring(value_only, required), [(i, start[c]) for i, c in enumerate(original) if i in required and c in start]
+        _requiring(value_only, required), [(i, part.start[i]) for i in sorted(required) if i in part.start]
     ).placed
     placed, status, left, build_seconds = None, "UNKNOWN", budget, 0.0
     for _ in range(MAX_RELEASES + 1):
@@ -474,6 +382,13 @@ def _day_problem(instance: Instance, day: int, day_of: dict[int, int]) -> tuple[
     for own in spares_of.values():
         own.sort(key=lambda c: (-c.value, c.index))
         chosen += [c.index for c in own[:SPARES_PER_BUYER]]
-    sub, original = restrict(instance, sorted(chosen), day_slots, min_shortfall=0)
-    parties = [dataclasses.replace(p, max_meetings=max(0, p.max_meetings - elsewhere[i])) for i, p in enumerate(instance.parties)]
+    sub, original = restrict(instance, sorted(chosen), day_slots)
+    # What the other days leave: caps shrink by their meetings, and so do minimums,
+    # so that the day still pays min_shortfall for a meeting a minimum needs.
+    parties = [
+        dataclasses.replace(
+            p, max_meetings=max(0, p.max_meetings - elsewhere[i]), min_meetings=max(0, p.min_meetings - elsewhere[i])
+        )
+        for i, p in enumerate(instance.parties)
+    ]
     return dataclasses.replace(sub, parties=parties), original

@@ -116,6 +116,14 @@ class Stats(_Out):
     upper_bound_meetings: int | None = Field(default=None, description="No schedule has more meetings (flow bound)")
     upper_bound_value: int | None = Field(default=None, description="No schedule has more meeting value (flow bound)")
     gap_percent: float | None = Field(default=None, description="(upper_bound_value - value) / upper_bound_value x 100")
+    upper_bound_objective: int | None = Field(
+        default=None,
+        description="No schedule has more value - min_shortfall x shortfall (the objective's value part): "
+        "selection LP over every matching pair; large fairs only",
+    )
+    objective_gap_percent: float | None = Field(
+        default=None, description="(upper_bound_objective - (value - min_shortfall x shortfall)) / upper_bound_objective x 100"
+    )
     meetings_per_buyer: dict[str, int] = Field(default_factory=dict)
 
 
