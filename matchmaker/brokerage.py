@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 PATTERN_CAP = 4000  # patterns per participant above which it keeps the block-start counter
 TOTAL_PATTERN_CAP = 60_000  # patterns in one model
-STAGE1_SHARE = 0.2  # of the time limit for the fewest-breaks stage
+STAGE1_SHARE = 0.3  # of the time limit for the fewest-breaks stage (half LP-led, half default workers)
 # Stage-1 workers, best first: the LP refutes "everyone at its fewest breaks" at once when
 # it is impossible (tic-13crafc: 0.2 s; the default pair does not in 20 s), quick restarts find it.
 STAGE1_SUBSOLVERS = ["max_lp", "quick_restart", "default_lp", "core", "no_lp", "pseudo_costs", "reduced_costs", "lb_tree_search"]
@@ -409,7 +409,9 @@ def solve_breaks(instance: Instance, start: dict[int, int], run, info: SolverInf
     fixed = {p: k for p, k in fewest.floor.items() if p not in fewest.patterns}
     stage1 = build_pattern_model(instance, fewest.patterns, fixed=fixed)
     stage1.mv.hint_placement(stage1.model, start)
-    solver, status = _run(run, stage1.model, run.budget(STAGE1_SHARE, STAGE1_SHARE), "breaks stage 1", STAGE1_SUBSOLVERS)
+    solver, status = _run(run, stage1.model, run.budget(STAGE1_SHARE / 2, STAGE1_SHARE / 2), "breaks stage 1 (LP)", STAGE1_SUBSOLVERS)
+    if status == cp_model.UNKNOWN:  # neither refuted nor found: the default workers search differently
+        solver, status = _run(run, stage1.model, run.budget(STAGE1_SHARE / 2, STAGE1_SHARE / 2), "breaks stage 1 (default)", [])
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         info.status, info.best_bound = "OPTIMAL", -float(lower)
         return _placed(stage1.mv, solver)
@@ -452,7 +454,7 @@ def _run(run, model: cp_model.CpModel, budget: float, stage: str, subsolvers: li
     workers = solver.parameters.num_workers
     if workers >= 2:
         solver.parameters.subsolvers.extend(subsolvers[:workers])
-    else:
+    elif subsolvers:
         solver.parameters.linearization_level = 2
     options = run.options
     callback = _ProgressCallback(stage, run.started, options.on_progress) if options.on_progress else None
