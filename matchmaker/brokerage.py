@@ -41,6 +41,13 @@ STAGE1_SHARE = 0.3  # of the time limit for the fewest-breaks stage (half LP-led
 # it is impossible (tic-13crafc: 0.2 s; the default pair does not in 20 s), quick restarts find it.
 STAGE1_SUBSOLVERS = ["max_lp", "quick_restart", "default_lp", "core", "no_lp", "pseudo_costs", "reduced_costs", "lb_tree_search"]
 # Stage-2 workers, best first: the strong LP proves the bound, core search closes it.
+GENERIC_ATTEMPT_SHARE = 0.15  # with precedences: up to three generic attempts before the pattern stages
+# Per attempt (seed + 0, 1, 2): default workers, then quick restarts (tic-13.prec15 finds 0 breaks in 4-8 s in 3 of 5 seeds each).
+GENERIC_ATTEMPTS = [[], ["quick_restart_no_lp", "quick_restart"], []]
+GENERIC_SHARE = 0.35  # a large stage 2 (see _large): the generic model first, its schedule the hint
+LARGE_PATTERNS = 10_000
+# Generic-model workers: the strong LP and reduced costs find good schedules quickest (forum-13.fixed020: 21 in 30 s).
+GENERIC_SUBSOLVERS = ["max_lp", "reduced_costs", "core", "default_lp", "quick_restart", "pseudo_costs", "no_lp", "lb_tree_search"]
 PATTERN_SUBSOLVERS = ["max_lp", "core", "quick_restart", "default_lp", "reduced_costs", "pseudo_costs", "no_lp", "lb_tree_search"]
 
 
@@ -399,58 +406,125 @@ def solve_breaks(instance: Instance, start: dict[int, int], run, info: SolverInf
     ``run`` is the solver's Run (clock, budgets, CP-SAT configuration); ``info`` gets
     status and bound. Time running out returns the best schedule found, ``start`` at worst.
     """
-    best, best_total = dict(start), None
+    best = _Best(dict(start))
     fewest = fewest_breaks(instance)
-    lower = sum(fewest.floor.values())
+    best.lower = sum(fewest.floor.values())
     logger.info(
         "breaks: lower bound %d from patterns; stage 1 with %d patterns (%s)",
-        lower, sum(len(p.patterns) for p in fewest.patterns.values()), "whole" if fewest.exact else "cut at the cap",
+        best.lower, sum(len(p.patterns) for p in fewest.patterns.values()), "whole" if fewest.exact else "cut at the cap",
     )
+    used = 0.0  # shares of the limit spent (deterministic budgets)
+    if instance.precedences:
+        # The pattern stages find precedence-bound schedules slowly; the generic model finds them in a
+        # few seconds about every other run: short attempts from scratch, each with its own seed and workers.
+        for attempt, subsolvers in enumerate(GENERIC_ATTEMPTS):
+            _generic(instance, run, best, GENERIC_ATTEMPT_SHARE, f"breaks: generic model, attempt {attempt + 1}",
+                     subsolvers, seed_offset=attempt, hint=False)
+            used += GENERIC_ATTEMPT_SHARE
+            if best.proven:
+                return best.finish(info)
     fixed = {p: k for p, k in fewest.floor.items() if p not in fewest.patterns}
     stage1 = build_pattern_model(instance, fewest.patterns, fixed=fixed)
-    stage1.mv.hint_placement(stage1.model, start)
+    stage1.mv.hint_placement(stage1.model, best.placed)
     solver, status = _run(run, stage1.model, run.budget(STAGE1_SHARE / 2, STAGE1_SHARE / 2), "breaks stage 1 (LP)", STAGE1_SUBSOLVERS)
+    used += STAGE1_SHARE / 2
     if status == cp_model.UNKNOWN:  # neither refuted nor found: the default workers search differently
         solver, status = _run(run, stage1.model, run.budget(STAGE1_SHARE / 2, STAGE1_SHARE / 2), "breaks stage 1 (default)", [])
+        used += STAGE1_SHARE / 2
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        info.status, info.best_bound = "OPTIMAL", -float(lower)
-        return _placed(stage1.mv, solver)
+        best.offer(_placed(stage1.mv, solver), best.lower)
+        return best.finish(info)
     if status == cp_model.INFEASIBLE and fewest.exact:
-        lower += 1  # not every participant can stay at its fewest breaks
+        best.lower += 1  # not every participant can stay at its fewest breaks
     patterns = all_patterns(instance)
-    stage2 = build_pattern_model(instance, patterns, lower=lower)
+    if _large(instance, patterns) and not instance.precedences:
+        # A big pattern model starts slowly from the greedy schedule: the generic model's first schedules are better.
+        _generic(instance, run, best, GENERIC_SHARE, "breaks: generic model", GENERIC_SUBSOLVERS)
+        used += GENERIC_SHARE
+        if best.proven:
+            return best.finish(info)
+    stage2 = build_pattern_model(instance, patterns, lower=best.lower)
     logger.info(
         "breaks stage 2: %d participants with %d patterns, %d with the block-start counter, total >= %d",
-        stage2.pattern_parties, sum(len(p.patterns) for p in patterns.values()), stage2.fallback_parties, lower,
+        stage2.pattern_parties, sum(len(p.patterns) for p in patterns.values()), stage2.fallback_parties, best.lower,
     )
     stage2.model.minimize(stage2.total)
-    stage2.mv.hint_placement(stage2.model, best)
-    solver, status = _run(run, stage2.model, run.budget(0.9 - STAGE1_SHARE, 1.0), "breaks stage 2", PATTERN_SUBSOLVERS)
-    info.status = solver.status_name(status)
-    if status == cp_model.INFEASIBLE:
-        raise InfeasibleError(conflicting_commitments(instance, run.options))
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        info.fallback = True
-        info.best_bound = -float(lower)
-        return best
-    best, best_total = _placed(stage2.mv, solver), round(solver.objective_value)
-    bound = max(lower, round(solver.best_objective_bound))
-    info.best_bound = -float(bound)
-    if bound >= best_total:
-        info.status = "OPTIMAL"
-    return best
+    stage2.mv.hint_placement(stage2.model, best.placed)
+    solver, status = _run(run, stage2.model, run.budget(max(0.1, 0.9 - used), 1.0), "breaks stage 2", PATTERN_SUBSOLVERS)
+    best.absorb(stage2, solver, status, instance, run)
+    return best.finish(info)
+
+
+@dataclass
+class _Best:
+    """The best schedule so far, its breaks (None: not known, e.g. the greedy one) and the proven lower bound."""
+
+    placed: dict[int, int]
+    total: int | None = None
+    lower: int = 0
+    status: str = "UNKNOWN"
+
+    @property
+    def proven(self) -> bool:
+        return self.total is not None and self.total <= self.lower
+
+    def offer(self, placed: dict[int, int], total: int) -> None:
+        if self.total is None or total < self.total:
+            self.placed, self.total = placed, total
+
+    def absorb(self, built: PatternModel, solver: cp_model.CpSolver, status: int, instance: Instance, run) -> None:
+        """Take a minimizing solve's schedule and bound; its infeasibility means the commitments conflict."""
+        self.status = solver.status_name(status)
+        if status == cp_model.INFEASIBLE:
+            raise InfeasibleError(conflicting_commitments(instance, run.options))
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            self.offer(_placed(built.mv, solver), round(solver.objective_value))
+            self.lower = max(self.lower, round(solver.best_objective_bound))
+
+    def finish(self, info: SolverInfo) -> dict[int, int]:
+        info.best_bound = -float(self.lower)
+        if self.proven:
+            info.status = "OPTIMAL"
+        elif self.total is not None:
+            info.status = "FEASIBLE"
+        else:
+            info.status, info.fallback = self.status, True
+        return self.placed
+
+
+def _large(instance: Instance, patterns: dict[int, PartyPatterns]) -> bool:
+    """The stage-2 pattern model is big: many patterns, or participants left on the block-start counter."""
+    own_of = _own_meetings(instance)
+    fallback = sum(1 for party, own in enumerate(own_of) if len(own) >= 2 and party not in patterns)
+    return fallback > 0 or sum(len(p.patterns) for p in patterns.values()) > LARGE_PATTERNS
+
+
+def _generic(
+    instance: Instance, run, best: _Best, share: float, stage: str, subsolvers: list[str], seed_offset: int = 0, hint: bool = True
+) -> None:
+    """The block-start counter for every participant (the monolithic model's breaks), minimized (from the best schedule)."""
+    generic = build_pattern_model(instance, {}, lower=best.lower)
+    generic.model.minimize(generic.total)
+    if hint:
+        generic.mv.hint_placement(generic.model, best.placed)
+    budget = run.budget(share, min(1.0, share * run.options.time_limit / run.remaining()))  # share of the limit either way
+    solver, status = _run(run, generic.model, budget, stage, subsolvers, seed_offset)
+    best.absorb(generic, solver, status, instance, run)
 
 
 def _placed(mv: MeetingVars, solver: cp_model.CpSolver) -> dict[int, int]:
     return {mv.cand_of[v]: mv.slot_of[v] for v, var in enumerate(mv.x) if solver.boolean_value(var)}
 
 
-def _run(run, model: cp_model.CpModel, budget: float, stage: str, subsolvers: list[str]) -> tuple[cp_model.CpSolver, int]:
+def _run(
+    run, model: cp_model.CpModel, budget: float, stage: str, subsolvers: list[str], seed_offset: int = 0
+) -> tuple[cp_model.CpSolver, int]:
     """One CP-SAT call under the run's configuration, with ``subsolvers`` first (one worker: the LP-heavy one)."""
     from .solver import _ProgressCallback  # solver imports this module
 
     solver = cp_model.CpSolver()
     run.configure(solver, budget)
+    solver.parameters.random_seed = run.options.seed + seed_offset
     workers = solver.parameters.num_workers
     if workers >= 2:
         solver.parameters.subsolvers.extend(subsolvers[:workers])

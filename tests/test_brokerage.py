@@ -255,3 +255,29 @@ def test_forum_13_is_proven_without_breaks():
     schedule = solve(scenario, SolveOptions(time_limit=60, workers=2))
     assert check_schedule(scenario, schedule).ok
     assert schedule.stats.idle_gaps == 0 and schedule.solver.status == "OPTIMAL"
+
+
+def test_precedences_try_the_generic_model_first(caplog):
+    # Precedence-bound: A meets B before C; the generic model's first attempt proves the optimum (0 breaks).
+    data = brokerage(
+        ["A", "B", "C", "D"], [must("A", "B"), must("A", "C"), must("C", "D")], slots=4,
+        precedences=[{"before": {"buyer": "A", "exhibitor": "B"}, "after": {"buyer": "A", "exhibitor": "C"}}],
+    )
+    with caplog.at_level("INFO", logger="matchmaker.brokerage"):
+        schedule = solve_and_check(data)
+    assert "generic model, attempt 1" in caplog.text and "stage 1 (LP)" not in caplog.text
+    assert schedule.stats.idle_gaps == 0 and schedule.solver.status == "OPTIMAL"
+    assert starts(schedule)[("A", "B")] < starts(schedule)[("A", "C")]
+
+
+def test_large_pattern_model_starts_from_the_generic_model(caplog, monkeypatch):
+    # Stage 1 is refuted (a triangle needs a break); with every pattern model "large" the generic model runs first.
+    import matchmaker.brokerage as brokerage_module
+
+    monkeypatch.setattr(brokerage_module, "LARGE_PATTERNS", 0)
+    data = brokerage(["A", "B", "C"], [must("A", "B"), must("A", "C"), must("B", "C")], slots=4)
+    with caplog.at_level("INFO", logger="matchmaker.brokerage"):
+        schedule = solve_and_check(data)
+    assert "breaks: generic model:" in caplog.text
+    assert schedule.stats.idle_gaps == 1 and schedule.solver.status == "OPTIMAL"
+    assert schedule.solver.best_bound == -1
