@@ -41,9 +41,11 @@ STAGE1_SHARE = 0.3  # of the time limit for the fewest-breaks stage (half LP-led
 # it is impossible (tic-13crafc: 0.2 s; the default pair does not in 20 s), quick restarts find it.
 STAGE1_SUBSOLVERS = ["max_lp", "quick_restart", "default_lp", "core", "no_lp", "pseudo_costs", "reduced_costs", "lb_tree_search"]
 # Stage-2 workers, best first: the strong LP proves the bound, core search closes it.
-GENERIC_ATTEMPT_SHARE = 0.15  # with precedences: up to three generic attempts before the pattern stages
-# Per attempt (seed + 0, 1, 2): default workers, then quick restarts (tic-13.prec15 finds 0 breaks in 4-8 s in 3 of 5 seeds each).
-GENERIC_ATTEMPTS = [[], ["quick_restart_no_lp", "quick_restart"], []]
+PRECEDENCE_STAGE1_SHARE = 0.05  # with precedences stage 1 only gets to refute (the LP does so at once)
+GENERIC_ATTEMPT_SHARE = 0.12  # with precedences: generic attempts after stage 1 ...
+GENERIC_ATTEMPTS_UNTIL = 0.55  # ... until this share of the limit is spent; stage 2 gets the rest
+# Attempt k (seed + k) alternates default workers and quick restarts (tic-13.prec15: 0 breaks in 4-8 s in 3 of 5 seeds each).
+GENERIC_ATTEMPTS = [[], ["quick_restart_no_lp", "quick_restart"]]
 GENERIC_SHARE = 0.35  # a large stage 2 (see _large): the generic model first, its schedule the hint
 LARGE_PATTERNS = 10_000
 # Generic-model workers: the strong LP and reduced costs find good schedules quickest (forum-13.fixed020: 21 in 30 s).
@@ -414,21 +416,13 @@ def solve_breaks(instance: Instance, start: dict[int, int], run, info: SolverInf
         best.lower, sum(len(p.patterns) for p in fewest.patterns.values()), "whole" if fewest.exact else "cut at the cap",
     )
     used = 0.0  # shares of the limit spent (deterministic budgets)
-    if instance.precedences:
-        # The pattern stages find precedence-bound schedules slowly; the generic model finds them in a
-        # few seconds about every other run: short attempts from scratch, each with its own seed and workers.
-        for attempt, subsolvers in enumerate(GENERIC_ATTEMPTS):
-            _generic(instance, run, best, GENERIC_ATTEMPT_SHARE, f"breaks: generic model, attempt {attempt + 1}",
-                     subsolvers, seed_offset=attempt, hint=False)
-            used += GENERIC_ATTEMPT_SHARE
-            if best.proven:
-                return best.finish(info)
     fixed = {p: k for p, k in fewest.floor.items() if p not in fewest.patterns}
     stage1 = build_pattern_model(instance, fewest.patterns, fixed=fixed)
     stage1.mv.hint_placement(stage1.model, best.placed)
-    solver, status = _run(run, stage1.model, run.budget(STAGE1_SHARE / 2, STAGE1_SHARE / 2), "breaks stage 1 (LP)", STAGE1_SUBSOLVERS)
-    used += STAGE1_SHARE / 2
-    if status == cp_model.UNKNOWN:  # neither refuted nor found: the default workers search differently
+    share = PRECEDENCE_STAGE1_SHARE if instance.precedences else STAGE1_SHARE / 2
+    solver, status = _run(run, stage1.model, run.budget(share, share), "breaks stage 1 (LP)", STAGE1_SUBSOLVERS)
+    used += share
+    if status == cp_model.UNKNOWN and not instance.precedences:  # the default workers search differently
         solver, status = _run(run, stage1.model, run.budget(STAGE1_SHARE / 2, STAGE1_SHARE / 2), "breaks stage 1 (default)", [])
         used += STAGE1_SHARE / 2
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -436,6 +430,18 @@ def solve_breaks(instance: Instance, start: dict[int, int], run, info: SolverInf
         return best.finish(info)
     if status == cp_model.INFEASIBLE and fewest.exact:
         best.lower += 1  # not every participant can stay at its fewest breaks
+    attempt = 0
+    while instance.precedences and used + GENERIC_ATTEMPT_SHARE <= GENERIC_ATTEMPTS_UNTIL:
+        # The pattern stages find precedence-bound schedules slowly; the generic model finds them within
+        # a few seconds in about two runs of three, or not for long: short attempts from scratch, each
+        # with its own seed and workers.
+        subsolvers = GENERIC_ATTEMPTS[attempt % len(GENERIC_ATTEMPTS)]
+        _generic(instance, run, best, GENERIC_ATTEMPT_SHARE, f"breaks: generic model, attempt {attempt + 1}",
+                 subsolvers, seed_offset=attempt, hint=False)
+        used += GENERIC_ATTEMPT_SHARE
+        attempt += 1
+        if best.proven:
+            return best.finish(info)
     patterns = all_patterns(instance)
     if _large(instance, patterns) and not instance.precedences:
         # A big pattern model starts slowly from the greedy schedule: the generic model's first schedules are better.
