@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .scenario import Scenario, Weights
@@ -165,10 +166,16 @@ def build_instance(
     candidates_per_meeting: int | None = DEFAULT_CANDIDATES_PER_MEETING,
     candidates_per_exhibitor: int = DEFAULT_CANDIDATES_PER_EXHIBITOR,
     forced_pairs: set[tuple[str, str]] = frozenset(),
+    prune_while_matching: bool = False,
+    per_buyer: Callable[[list[Candidate]], list[Candidate]] | None = None,
 ) -> Instance:
     """Match buyers with exhibitors and prune to the candidates worth modelling.
 
     ``candidates_per_meeting=None`` disables pruning (every matching pair is kept).
+    ``prune_while_matching`` applies the per-buyer part of the pruning to each
+    buyer's pairs as they are made (the per-exhibitor part is skipped), so fairs
+    with millions of matching pairs never hold them all. ``per_buyer`` sees each
+    buyer's pairs and returns those to keep (e.g. to price them and keep none).
     ``forced_pairs`` (buyer id, exhibitor id) are candidates whatever their
     interests and are never pruned (e.g. the meetings of a previous schedule).
     """
@@ -226,12 +233,14 @@ def build_instance(
     session_of = {(r.buyer, r.exhibitor): r.session for r in scenario.requests if r.session is not None}
     session_slots = {name: set(slots_of_session(grid, name)) for name in ("morning", "afternoon")}
 
+    matched = 0  # matching pairs, whatever is kept
     for b_index, buyer in enumerate(scenario.buyers):
         pool = set()
         for category in buyer.interests:
             pool.update(by_category.get(category, ()))
         pool.update(exhibitors_by_id[e] for e in requested_by_buyer.get(buyer.id, ()))
         buyer_sectors = set(buyer.sectors)
+        own: list[Candidate] = []
         for e_index in sorted(pool):
             exhibitor = scenario.exhibitors[e_index]
             key = (buyer.id, exhibitor.id)
@@ -256,7 +265,7 @@ def build_instance(
                 continue
             location = scenario.meeting_location(exhibitor)
             loc_index = location_index[location]
-            candidates.append(
+            own.append(
                 Candidate(
                     index=-1,
                     buyer=b_index,
@@ -272,6 +281,12 @@ def build_instance(
                 )
             )
 
+        matched += len(own)
+        if prune_while_matching and candidates_per_meeting is not None:
+            own = _best_of_buyer(own, parties, candidates_per_meeting, set(forced_pairs))
+        candidates.extend(own if per_buyer is None else per_buyer(own))
+
+    from_buyers = len(candidates)
     if scenario.participants:
         _participant_candidates(
             scenario, grid, parties, party_index, free_sets, requests, blocked, pinned, session_of, session_slots,
@@ -285,8 +300,8 @@ def build_instance(
         for party in wanted:
             parties[party].min_meetings = max(parties[party].min_meetings, min(floor, parties[party].max_meetings))
 
-    before = len(candidates)
-    if candidates_per_meeting is not None:
+    before = matched + len(candidates) - from_buyers  # brokerage pairs are never pruned while matching
+    if candidates_per_meeting is not None and not prune_while_matching:
         keep = {(parties[c.buyer].id, parties[c.exhibitor].id) for c in candidates} & set(forced_pairs)
         candidates = _prune(candidates, parties, candidates_per_meeting, candidates_per_exhibitor, keep)
     for index, candidate in enumerate(candidates):
@@ -413,6 +428,26 @@ def prune_instance(
     return dataclasses.replace(instance, candidates=candidates)
 
 
+def _best_of_buyer(own: list[Candidate], parties: list[Party], per_meeting: int, forced: set[tuple[str, str]]) -> list[Candidate]:
+    """One buyer's share of ``_prune``: requests, pins, forced pairs and its best ``per_meeting x cap`` pairs."""
+    if not own:
+        return own
+    limit = max(1, per_meeting * parties[own[0].buyer].max_meetings)
+    key = _prune_order(parties)
+    ranked = sorted(own, key=key)
+    best = {id(c) for c in ranked[:limit]}
+    return [
+        c for c in own
+        if id(c) in best or c.request_level is not None or c.pinned_slot is not None
+        or (parties[c.buyer].id, parties[c.exhibitor].id) in forced
+    ]
+
+
+def _prune_order(parties: list[Party]) -> Callable[[Candidate], tuple]:
+    """Best first: value, then more usable slots, then ids (so pruning is deterministic)."""
+    return lambda c: (-c.value, -len(c.slots), parties[c.buyer].id, parties[c.exhibitor].id)
+
+
 def _prune(
     candidates: list[Candidate], parties: list[Party], per_meeting: int, per_exhibitor: int, forced: set[tuple[str, str]]
 ) -> list[Candidate]:
@@ -438,7 +473,7 @@ def _prune(
         if len(own) <= limit:
             keep.update(id(c) for c in own)
             continue
-        own.sort(key=lambda c: (-c.value, -len(c.slots), parties[c.buyer].id, parties[c.exhibitor].id))
+        own.sort(key=_prune_order(parties))
         keep.update(id(c) for c in own[:limit])
     return [c for c in candidates if id(c) in keep]
 

@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING
 
 from ortools.sat.python import cp_model
 
-from .candidates import Candidate, Instance, restrict
+from .candidates import Candidate, Instance, build_instance, restrict
 from .greedy import greedy_schedule
 from .model import build_model
+from .polish import close_idle_gaps
 from .schedule import SolverInfo
-from .selection import select_days
+from .selection import PricedBound, select_days
 
 if TYPE_CHECKING:
     from .solver import Run, SolveOptions
@@ -38,7 +39,9 @@ VALUE_SHARE = 0.5  # of a day's time, for its value phase (compaction gets the r
 # Deterministic runs cannot pass time on, so each stage gets a fixed share of the limit.
 FIXED_VALUE_SHARE, FIXED_COMPACT_SHARE = 0.55, 0.45
 MAX_PROCESSES = 8  # day parts solved at once (one process each)
-MERGE_RESERVE = 1.5  # seconds kept for the final merge, statistics and explanations
+# Seconds kept for the final merge, statistics and explanations, which scan every
+# candidate: measured about 13 s for the `large` preset's 394k pairs on 2 cores.
+MERGE_RESERVE, MERGE_RESERVE_PER_PAIR = 1.0, 3.5e-5
 PROCESS_STARTUP = 1.5  # seconds a spawned process takes to import the solver
 KEEP_SHARE = 0.7  # of what is left of a day's value phase, for one attempt to timetable the selection
 MAX_RELEASES = 3  # unsatisfiable cores whose pairs a day may make optional before it gives up on the selection
@@ -66,7 +69,15 @@ def solve_decomposed(instance: Instance, start: dict[int, int], run: Run, info: 
         info.status = selection.status
         info.fallback = True
         return start
-    info.best_bound = selection.bound * instance.weights.value_scale()  # in the units of info.objective
+    bound = selection.bound
+    if len(instance.candidates) < instance.candidates_before_pruning and selection.program is not None:
+        # The LP saw only the kept pairs: price every matching pair with its duals
+        # (a second matching pass, keeping nothing) for a bound on the whole fair.
+        priced = PricedBound(selection.program)
+        build_instance(instance.scenario, candidates_per_meeting=None, per_buyer=priced.visit)
+        bound = max(bound, priced.value)
+        logger.info("priced bound over all %d pairs: %.1f (LP over kept pairs %.1f)", instance.candidates_before_pruning, priced.value, selection.bound)
+    info.best_bound = bound * instance.weights.value_scale()  # in the units of info.objective
     meetings_on: dict[int, int] = defaultdict(int)
     for day in selection.day_of.values():
         meetings_on[day] += 1
@@ -80,6 +91,7 @@ def solve_decomposed(instance: Instance, start: dict[int, int], run: Run, info: 
     # one process timetabling the days in turn, with both workers, did better.
     parallel = min(len(days), MAX_PROCESSES, run.options.num_workers // 2)
     workers = max(1, run.options.num_workers // max(1, parallel))
+    reserve = MERGE_RESERVE + MERGE_RESERVE_PER_PAIR * len(instance.candidates)
     options = dataclasses.replace(run.options, workers=workers, on_progress=None)
 
     def part(day: int, weight: float) -> DayPart:
@@ -87,7 +99,7 @@ def solve_decomposed(instance: Instance, start: dict[int, int], run: Run, info: 
             share = FIXED_VALUE_SHARE * meetings_on[day] / total, FIXED_COMPACT_SHARE * meetings_on[day] / total
             budgets = (share[0] * run.options.time_limit, share[1] * run.options.time_limit)
         else:
-            whole = max(0.2, (run.remaining() - MERGE_RESERVE - (PROCESS_STARTUP if parallel > 1 else 0.0)) * weight)
+            whole = max(0.2, (run.remaining() - reserve - (PROCESS_STARTUP if parallel > 1 else 0.0)) * weight)
             budgets = (VALUE_SHARE * whole, (1 - VALUE_SHARE) * whole)
         return day_part(instance, day, selection.day_of, start, options, *budgets)
 
@@ -127,7 +139,10 @@ def solve_decomposed(instance: Instance, start: dict[int, int], run: Run, info: 
         logger.warning("decomposition lost a must/pinned meeting; returning the greedy schedule")
         info.fallback = True
         return start
-    return final.placed
+    if instance.weights.idle_gap == 0:
+        return final.placed
+    budget = math.inf if run.options.deterministic else max(0.1, run.remaining() - 0.5 * reserve)
+    return close_idle_gaps(instance, final.placed, budget)
 
 
 @dataclass

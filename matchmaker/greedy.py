@@ -65,6 +65,17 @@ class _Occupancy:
             self.interpreters[(c.interpreter, s)] += 1
         self.buyer_hall[c.buyer][s] = c.hall
 
+    def remove(self, c: Candidate, s: int) -> None:
+        """Undo ``place(c, s)``."""
+        for party in (c.buyer, c.exhibitor):
+            self.busy[party].discard(s)
+            self.count[party] -= 1
+            self.day_count[(party, self.instance.grid.slots[s].day)] -= 1
+        self.tables[(c.location, s)] -= 1
+        if c.interpreter is not None:
+            self.interpreters[(c.interpreter, s)] -= 1
+        del self.buyer_hall[c.buyer][s]
+
     def closeness(self, c: Candidate, s: int) -> int:
         """How many of the pair's meetings are in the neighbouring slots (higher = more compact)."""
         return sum((s - 1 in self.busy[p]) + (s + 1 in self.busy[p]) for p in (c.buyer, c.exhibitor))

@@ -34,6 +34,7 @@ class Selection:
     status: str  # OPTIMAL / FEASIBLE / UNKNOWN
     objective: float | None  # value - min_shortfall * shortfall of the selection
     bound: float | None  # no selection (so no schedule over these candidates) does better
+    program: SelectionProgram | None = None  # the LP, with the duals of its solve (for PricedBound)
 
 
 class SelectionProgram:
@@ -56,6 +57,9 @@ class SelectionProgram:
         self.columns_upper: list[float] = []
         self.value: list[float] = []  # meeting value per column (helpers 0)
         self.penalty: list[float] = []  # min_shortfall per shortfall column (others 0)
+        self.row_tags: list[tuple | None] = []
+        self.eq_tags: list[tuple | None] = []
+        self.duals: dict[tuple, float] = {}  # tag -> dual of the last solve (>= 0 for <= rows of the max problem)
 
     def column(self, upper: float = 1.0, value: float = 0.0, penalty: float = 0.0) -> int:
         self.columns_upper.append(upper)
@@ -63,20 +67,23 @@ class SelectionProgram:
         self.penalty.append(penalty)
         return len(self.columns_upper) - 1
 
-    def at_most(self, terms: list[tuple[int, float]], rhs: float) -> None:
+    def at_most(self, terms: list[tuple[int, float]], rhs: float, tag: tuple | None = None) -> None:
+        """sum coef x <= rhs; ``tag`` names rows whose dual prices pairs outside the program (see PricedBound)."""
         row = len(self._upper)
+        self.row_tags.append(tag)
         for col, coef in terms:
             self._rows.append(row)
             self._cols.append(col)
             self._coefs.append(coef)
         self._upper.append(rhs)
 
-    def limit(self, columns: list[int], capacity: int) -> None:
-        self.at_most([(col, 1.0) for col in columns], capacity)
+    def limit(self, columns: list[int], capacity: int, tag: tuple | None = None) -> None:
+        self.at_most([(col, 1.0) for col in columns], capacity, tag)
         self.limits.append((columns, capacity))
 
-    def exactly(self, columns: list[int], rhs: float) -> None:
+    def exactly(self, columns: list[int], rhs: float, tag: tuple | None = None) -> None:
         self._eq.append((columns, rhs))
+        self.eq_tags.append(tag)
 
     def solve(self, objective: str, time_limit: float) -> np.ndarray | None:
         """Maximize "objective" (value - penalties), "value" or "meetings"; the column values, or None."""
@@ -102,6 +109,10 @@ class SelectionProgram:
         if result.status != 0:
             logger.info("selection LP (%s): %s", objective, result.message)
             return None
+        # linprog minimizes -gain: the max problem's duals are the negated marginals.
+        self.duals = {tag: -d for tag, d in zip(self.row_tags, result.ineqlin.marginals) if tag is not None and abs(d) > 1e-12}
+        if self._eq:
+            self.duals.update({tag: -d for tag, d in zip(self.eq_tags, result.eqlin.marginals) if tag is not None})
         return result.x
 
 
@@ -132,9 +143,9 @@ def selection_program(instance: Instance) -> SelectionProgram:
                 by_language_day[(c.interpreter, d)].append(col)
         # Hard: a must request or pin meets exactly once; any other pair at most once.
         if c.request_level == "must" or c.pinned_slot is not None:
-            program.exactly(own, 1.0)
+            program.exactly(own, 1.0, ("once", c.index))
         elif len(own) > 1:
-            program.at_most([(col, 1.0) for col in own], 1.0)
+            program.at_most([(col, 1.0) for col in own], 1.0, ("once", c.index))
 
     by_party: dict[int, list[int]] = defaultdict(list)
     for (party, d), day_cols in by_party_day.items():
@@ -143,21 +154,21 @@ def selection_program(instance: Instance) -> SelectionProgram:
         if info.max_per_day is not None:
             limit = min(limit, info.max_per_day)
         if len(day_cols) > limit:  # Hard: one meeting per slot, and the daily cap
-            program.limit(day_cols, limit)
+            program.limit(day_cols, limit, ("party_day", party, d))
         by_party[party].extend(day_cols)
     for party, party_cols in by_party.items():
         if len(party_cols) > instance.parties[party].max_meetings:  # Hard: the participant's cap
-            program.limit(party_cols, instance.parties[party].max_meetings)
+            program.limit(party_cols, instance.parties[party].max_meetings, ("party", party))
     for (location, d), loc_cols in by_location_day.items():
         if len(exhibitors_at[location]) > instance.location_tables[location]:  # Hard: shared tables
-            program.limit(loc_cols, instance.location_tables[location] * len(grid.by_day[d]))
+            program.limit(loc_cols, instance.location_tables[location] * len(grid.by_day[d]), ("location_day", location, d))
     for (language, d), lang_cols in by_language_day.items():  # Hard: interpreter pool
-        program.limit(lang_cols, sum(instance.interpreter_capacity[language][s] for s in grid.by_day[d]))
+        program.limit(lang_cols, sum(instance.interpreter_capacity[language][s] for s in grid.by_day[d]), ("language_day", language, d))
     _add_walking_cuts(instance, program)
     for party, info in enumerate(instance.parties):
         if info.min_meetings > 0:  # Soft: each meeting short of the minimum costs min_shortfall
             shortfall = program.column(upper=float(info.min_meetings), penalty=instance.weights.min_shortfall)
-            program.at_most([(col, -1.0) for col in by_party.get(party, [])] + [(shortfall, -1.0)], -info.min_meetings)
+            program.at_most([(col, -1.0) for col in by_party.get(party, [])] + [(shortfall, -1.0)], -info.min_meetings, ("short", party))
     return program
 
 
@@ -257,7 +268,7 @@ def select_days(instance: Instance, time_limit: float = math.inf) -> Selection:
     day_of = _round(instance, program, x)
     objective = _objective(instance, day_of)
     logger.info("selection: LP %.1f, rounded %.1f (%d pairs), %.2fs", bound, objective, len(day_of), time.monotonic() - started)
-    return Selection(day_of, "FEASIBLE", objective, bound)
+    return Selection(day_of, "FEASIBLE", objective, bound, program)
 
 
 def _round(instance: Instance, program: SelectionProgram, x: np.ndarray) -> dict[int, int]:
@@ -294,3 +305,92 @@ def _objective(instance: Instance, day_of: dict[int, int]) -> float:
         count[instance.candidates[c].exhibitor] += 1
     shortfall = sum(max(0, p.min_meetings - count[i]) for i, p in enumerate(instance.parties))
     return sum(instance.candidates[c].value for c in day_of) - instance.weights.min_shortfall * shortfall
+
+
+class PricedBound:
+    """A bound over EVERY matching pair from the duals of a selection LP over only some of them.
+
+    For multipliers pi >= 0 on valid rows (caps per participant and day, per
+    participant, tables and interpreters per day, the minimum-meeting rows, and a
+    pair's once-only row where the LP had one), weak duality gives
+
+        objective <= sum_r pi_r b_r + sum_p m_p max(0, pi_short_p - W_min)
+                     + sum_{pairs c, days d} max(0, v_c - pi . A_(c,d)),
+
+    whatever pairs the LP saw. Walking cuts are dropped (pi = 0), which only
+    loosens it. The right-hand side of a participant's day cap is recomputed
+    from all its pairs. Feed every buyer's pairs to ``visit`` (it keeps none),
+    e.g. through ``build_instance(..., per_buyer=priced.visit)``, then read ``value``.
+    """
+
+    def __init__(self, program: SelectionProgram):
+        instance = program.instance
+        duals = program.duals
+        self._duals = duals
+        self._instance = instance
+        self._days_of_slot = [slot.day for slot in instance.grid.slots]
+        # Per participant and day, what a meeting there pays: its day cap, its cap, minus its minimum's credit.
+        self._party_cost: dict[tuple[int, int], float] = defaultdict(float)
+        self._party_flat = defaultdict(float)
+        for tag, dual in duals.items():
+            if tag[0] == "party":
+                self._party_flat[tag[1]] += dual
+            elif tag[0] == "short":
+                self._party_flat[tag[1]] -= dual
+        self._in_program = {
+            (instance.candidates[c].buyer, instance.candidates[c].exhibitor): c for c, _d in program.keys
+        }
+        self._usable: dict[tuple[int, int], set[int]] = defaultdict(set)
+        self._pairs_value = 0.0
+
+    def visit(self, own: list) -> list:
+        """Price one buyer's pairs; returns those outside the LP that a day prices positively (worth adding)."""
+        duals, grid_day = self._duals, self._days_of_slot
+        attractive = []
+        for c in own:
+            priced_in = False
+            by_day: dict[int, list[int]] = defaultdict(list)
+            for s in c.slots:
+                by_day[grid_day[s]].append(s)
+            known = self._in_program.get((c.buyer, c.exhibitor))
+            once = duals.get(("once", known), 0.0) if known is not None else 0.0
+            for d, slots in by_day.items():
+                self._usable[(c.buyer, d)].update(slots)
+                self._usable[(c.exhibitor, d)].update(slots)
+                reduced = (
+                    c.value - once
+                    - duals.get(("party_day", c.buyer, d), 0.0) - duals.get(("party_day", c.exhibitor, d), 0.0)
+                    - self._party_flat[c.buyer] - self._party_flat[c.exhibitor]
+                    - duals.get(("location_day", c.location, d), 0.0)
+                    - (duals.get(("language_day", c.interpreter, d), 0.0) if c.interpreter is not None else 0.0)
+                )
+                if reduced > 0:
+                    self._pairs_value += reduced
+                    priced_in = True
+            if priced_in and known is None:
+                attractive.append(c)
+        return attractive
+
+    @property
+    def value(self) -> float:
+        instance, total = self._instance, self._pairs_value
+        for tag, dual in self._duals.items():
+            kind = tag[0]
+            if kind == "party_day":
+                party, d = tag[1], tag[2]
+                cap = instance.parties[party].max_per_day
+                usable = len(self._usable[(party, d)])
+                total += dual * (usable if cap is None else min(cap, usable))
+            elif kind == "party":
+                total += dual * instance.parties[tag[1]].max_meetings
+            elif kind == "location_day":
+                total += dual * instance.location_tables[tag[1]] * len(instance.grid.by_day[tag[2]])
+            elif kind == "language_day":
+                total += dual * sum(instance.interpreter_capacity[tag[1]][s] for s in instance.grid.by_day[tag[2]])
+            elif kind == "short":
+                minimum = instance.parties[tag[1]].min_meetings
+                total += -dual * minimum + minimum * max(0.0, dual - instance.weights.min_shortfall)
+            elif kind == "once":
+                total += dual
+        # A participant with a minimum whose row had no dual still has its shortfall column: worth nothing (>= 0 cost).
+        return total

@@ -11,7 +11,7 @@ from matchmaker.candidates import build_instance
 from matchmaker.decompose import day_part, run_parts, solve_day
 from matchmaker.generate import generate_scenario
 from matchmaker.greedy import greedy_schedule
-from matchmaker.selection import lp_bounds, select_days, selection_program
+from matchmaker.selection import PricedBound, lp_bounds, select_days, selection_program
 from matchmaker.solver import SolveOptions
 
 from helpers import as_scenario, make_scenario, solve_and_check, want
@@ -87,3 +87,47 @@ def test_day_parts_give_the_same_timetables_in_processes_and_in_process():
     there = run_parts(parts, processes=2)
     assert [sorted(r.placements) for r in here] == [sorted(r.placements) for r in there]
     assert all(r.placements for r in here)
+
+
+def test_pruning_while_matching_keeps_each_buyers_best_and_every_request():
+    scenario = generate_scenario("anping", 0)
+    every = build_instance(scenario, candidates_per_meeting=None)
+    kept = build_instance(scenario, 3, prune_while_matching=True)
+    assert kept.candidates_before_pruning == len(every.candidates) > len(kept.candidates)
+    ids = lambda inst, c: (inst.parties[c.buyer].id, inst.parties[c.exhibitor].id)  # noqa: E731
+    kept_pairs = {ids(kept, c) for c in kept.candidates}
+    assert {ids(every, c) for c in every.candidates if c.request_level} <= kept_pairs
+    for b, party in enumerate(every.parties[: every.num_buyers]):
+        own = sorted((c for c in every.candidates if c.buyer == b), key=lambda c: -c.value)
+        if len(own) > 3 * party.max_meetings:
+            threshold = own[3 * party.max_meetings - 1].value
+            assert all(c.value >= threshold or c.request_level for c in kept.candidates if c.buyer == b)
+
+
+def test_priced_bound_covers_pairs_the_lp_never_saw():
+    """Duals of an LP over a buyer's best pairs, priced over every pair, bound the LP over every pair."""
+    scenario = generate_scenario("anping", 0)
+    full_lp = select_days(build_instance(scenario, candidates_per_meeting=None)).bound
+    kept = select_days(build_instance(scenario, 3, prune_while_matching=True))
+    assert kept.bound < full_lp  # the kept pairs alone miss value ...
+    priced = PricedBound(kept.program)
+    attractive = build_instance(scenario, candidates_per_meeting=None, per_buyer=priced.visit).candidates
+    assert priced.value >= full_lp  # ... which pricing every pair accounts for
+    assert attractive  # and it names the pairs worth adding
+
+
+def test_streaming_path_solves_and_bounds(monkeypatch, caplog):
+    """Forced at Anping size: prune while matching, column generation, priced bound; schedule checks clean."""
+    import logging
+
+    import matchmaker.solver as solver_module
+
+    monkeypatch.setattr(solver_module, "STREAMING_PAIRS", 0)
+    scenario = generate_scenario("anping", 0)
+    with caplog.at_level(logging.INFO, logger="matchmaker"):
+        schedule = solve_and_check(scenario, time_limit=10, workers=2)
+    assert "column generation:" in caplog.text and "priced bound over all" in caplog.text
+    stats = schedule.stats
+    assert schedule.solver.strategy == "decompose"
+    assert stats.upper_bound_objective is not None
+    assert stats.value - scenario.weights.min_shortfall * stats.min_meetings_shortfall <= stats.upper_bound_objective
