@@ -28,7 +28,7 @@ from .greedy import greedy_schedule
 from .model import build_model
 from .polish import close_idle_gaps
 from .schedule import SolverInfo
-from .selection import PricedBound, select_days
+from .selection import PricedBound, Selection, select_days
 
 if TYPE_CHECKING:
     from .solver import Run, SolveOptions
@@ -43,6 +43,7 @@ MAX_PROCESSES = 8  # day parts solved at once (one process each)
 # candidate: measured about 13 s for the `large` preset's 394k pairs on 2 cores.
 MERGE_RESERVE, MERGE_RESERVE_PER_PAIR = 1.0, 3.5e-5
 PROCESS_STARTUP = 1.5  # seconds a spawned process takes to import the solver
+LP_SHARE = 0.5  # of the time left, for the selection LP
 KEEP_SHARE = 0.7  # of what is left of a day's value phase, for one attempt to timetable the selection
 MAX_RELEASES = 3  # unsatisfiable cores whose pairs a day may make optional before it gives up on the selection
 SPARES_PER_BUYER = 3  # unselected pairs a day's timetable may use instead of selected ones
@@ -61,23 +62,30 @@ class DayTimetable:
 
 def solve_decomposed(instance: Instance, start: dict[int, int], run: Run, info: SolverInfo) -> dict[int, int]:
     """Selection, then each day's timetable, then a safe merge with the greedy ``start`` schedule."""
-    # The LP is worth all the time it needs: without it there is only the greedy.
-    # A deterministic run must not stop it by the clock.
-    selection = select_days(instance, math.inf if run.options.deterministic else run.remaining())
+    # The LP gets up to half the time left (it usually needs a few seconds); a
+    # deterministic run must not stop it by the clock.
+    selection = select_days(instance, math.inf if run.options.deterministic else LP_SHARE * run.remaining())
     info.stage_status = {"selection": selection.status}
+    bound = None
     if selection.objective is None:
-        info.status = selection.status
-        info.fallback = True
-        return start
-    bound = selection.bound
-    if len(instance.candidates) < instance.candidates_before_pruning and selection.program is not None:
+        # No LP answer in time (the xl preset): the days of the greedy schedule are
+        # the selection, so the day parts still improve value and compactness.
+        selection = Selection({c: instance.grid.slots[s].day for c, s in start.items()}, "GREEDY", None, None)
+        info.stage_status["selection"] = "GREEDY"
+    else:
+        bound = selection.bound
+    if bound is not None and len(instance.candidates) < instance.candidates_before_pruning and selection.program is not None:
         # The LP saw only the kept pairs: price every matching pair with its duals
         # (a second matching pass, keeping nothing) for a bound on the whole fair.
         priced = PricedBound(selection.program)
         build_instance(instance.scenario, candidates_per_meeting=None, per_buyer=priced.visit)
         bound = max(bound, priced.value)
         logger.info("priced bound over all %d pairs: %.1f (LP over kept pairs %.1f)", instance.candidates_before_pruning, priced.value, selection.bound)
-    info.best_bound = bound * instance.weights.value_scale()  # in the units of info.objective
+    if not selection.day_of:
+        info.status, info.fallback = selection.status, True
+        return start
+    if bound is not None:
+        info.best_bound = bound * instance.weights.value_scale()  # in the units of info.objective
     meetings_on: dict[int, int] = defaultdict(int)
     for day in selection.day_of.values():
         meetings_on[day] += 1
