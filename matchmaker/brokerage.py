@@ -12,6 +12,11 @@ breaks m_p it can have at all; a schedule found there has sum_p m_p breaks, a pr
 optimum. Stage 2: all patterns up to the fairness cap, minimize total breaks with the
 LP-heavy workers, hinted with the best schedule so far. A participant with too many
 patterns keeps the exact block-start counter of ``model/breaks.py`` instead.
+
+The *generic* model (that counter for everyone, as in the monolithic model) is a portfolio
+member: with precedences, seeded short attempts of it run between stages 1 and 2 (the
+pattern stages find precedence-bound schedules slowly); when the stage-2 model is large,
+the generic model replaces it. See docs/brokerage.md for the measurements behind each choice.
 """
 
 from __future__ import annotations
