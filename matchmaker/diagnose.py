@@ -98,6 +98,15 @@ def conflicting_commitments(instance: Instance, options: SolveOptions) -> list[s
             trial = [c for c in core if c != member]
             if _is_feasible(instance, trial, options) is False:
                 core = trial
+    if not core:  # CP-SAT's presolve proved it before any assumption was tried, so it names none
+        message = "the must requests and pinned meetings cannot all take place under the hard rules"
+        spread = instance.scenario.fairness.max_break_spread
+        if instance.scenario.objective == "breaks" and spread is not None:
+            message += (
+                f"; the likely cause is the fairness rule (fairness.max_break_spread = {spread}: breaks of any two"
+                " participants differ by at most that): try a larger value"
+            )
+        return [message]
     members = [instance.candidates[c] for c in core]
     lines = ["these must/pinned meetings cannot all take place: " + ", ".join(_commitment(instance, c) for c in members)]
     shared = Counter(p for c in members for p in (c.buyer, c.exhibitor))

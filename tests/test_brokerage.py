@@ -135,6 +135,25 @@ def test_import_b2bsp_cli_and_solve(tmp_path):
     assert schedule.stats.idle_gaps == 0 and len(schedule.meetings) == 125
 
 
+@pytest.mark.skipif(not B2BSP.is_dir(), reason=f"B2BSP data not found at {B2BSP} (not part of the repository)")
+def test_infeasible_fairness_exits_2_with_the_reason(tmp_path):
+    """forumt-14 with d = 0 is infeasible (paper, Table 9): exit 2, the fairness rule named, nothing written."""
+    from matchmaker.cli import main
+    from matchmaker.cli_b2bsp import register
+
+    if "import-b2bsp" not in main.commands:
+        register(main)
+    scenario_file = tmp_path / "forumt-14-d0.json"
+    imported = CliRunner().invoke(
+        main, ["import-b2bsp", str(B2BSP / "forumt-14.original.dzn"), "--fairness", "0", "-o", str(scenario_file)]
+    )
+    assert imported.exit_code == 0, imported.output
+    result = CliRunner().invoke(main, ["solve", str(scenario_file), "-o", str(tmp_path / "out"), "--time-limit", "20", "--workers", "2"])
+    assert result.exit_code == 2, result.output
+    assert "fairness.max_break_spread = 0" in result.output
+    assert not (tmp_path / "out" / "schedule.json").exists()
+
+
 # --- The pattern path (matchmaker/brokerage.py) --------------------------------------------
 
 
