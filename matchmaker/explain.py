@@ -51,6 +51,8 @@ from .slots import SlotGrid
 
 logger = logging.getLogger(__name__)
 
+EXPLAIN_ALL_PAIRS_MAX = 2_000_000  # matching pairs above which explanations use the solve's kept pairs
+
 # --- categories (the order is the precedence when two are equally frequent) ---
 BLOCKED = "blocked"
 NO_INTEREST = "no_interest"
@@ -244,8 +246,15 @@ class _Context:
 def _context(
     scenario: Scenario, schedule: Schedule, candidates_per_meeting: int | None, solved: Instance | None = None
 ) -> _Context:
-    instance = build_instance(scenario, candidates_per_meeting=None)
     kept = None
+    pruned_while_matching = solved is not None and len(solved.candidates) < solved.candidates_before_pruning
+    if pruned_while_matching and solved.candidates_before_pruning > EXPLAIN_ALL_PAIRS_MAX:
+        # Pruned while matching (millions of pairs): matching them all again would take
+        # minutes and gigabytes, so the explanations reason over the pairs the solve kept.
+        logger.info("explanations consider the %d kept pairs of %d", len(solved.candidates), solved.candidates_before_pruning)
+        instance, candidates_per_meeting = solved, None
+    else:
+        instance = build_instance(scenario, candidates_per_meeting=None)
     if candidates_per_meeting is not None:
         if solved is not None:
             pruned = solved
