@@ -44,6 +44,7 @@ MAX_PROCESSES = 8  # day parts solved at once (one process each)
 MERGE_RESERVE, MERGE_RESERVE_PER_PAIR = 1.0, 3.5e-5
 PROCESS_STARTUP = 1.5  # seconds a spawned process takes to import the solver
 LP_SHARE = 0.5  # of the time left, for the selection LP
+MIN_DAY_SECONDS = 1.0  # below this per day, timetabling is skipped (building a day's model takes longer)
 KEEP_SHARE = 0.7  # of what is left of a day's value phase, for one attempt to timetable the selection
 MAX_RELEASES = 3  # unsatisfiable cores whose pairs a day may make optional before it gives up on the selection
 SPARES_PER_BUYER = 3  # unselected pairs a day's timetable may use instead of selected ones
@@ -111,7 +112,11 @@ def solve_decomposed(instance: Instance, start: dict[int, int], run: Run, info: 
             budgets = (VALUE_SHARE * whole, (1 - VALUE_SHARE) * whole)
         return day_part(instance, day, selection.day_of, start, options, *budgets)
 
-    if parallel > 1:  # every day at once, each with the whole time left
+    if not run.options.deterministic and run.remaining() - reserve < MIN_DAY_SECONDS * len(days):
+        # Building the day models alone would overrun the limit (large fairs at short limits).
+        logger.info("no time left for the day timetables: merging greedily")
+        results = [DayResult([], "UNKNOWN") for _ in days]
+    elif parallel > 1:  # every day at once, each with the whole time left
         results = run_parts([part(day, 1.0) for day in days], parallel)
     else:  # in turn, each day its share of what is left (an early finish passes time on)
         results = [

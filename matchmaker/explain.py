@@ -253,6 +253,8 @@ def _context(
         # minutes and gigabytes, so the explanations reason over the pairs the solve kept.
         logger.info("explanations consider the %d kept pairs of %d", len(solved.candidates), solved.candidates_before_pruning)
         instance, candidates_per_meeting = solved, None
+    elif solved is not None and len(solved.candidates) == solved.candidates_before_pruning:
+        instance = solved  # the solve already matched every pair (large fairs): no second matching
     else:
         instance = build_instance(scenario, candidates_per_meeting=None)
     if candidates_per_meeting is not None:
