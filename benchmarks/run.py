@@ -38,12 +38,13 @@ def _measure(preset: str, seed: int, time_limit: float, workers: int | None, que
     from matchmaker.candidates import build_instance
     from matchmaker.generate import generate_scenario
     from matchmaker.greedy import greedy_schedule
+    from matchmaker.selection import score
 
     started = time.monotonic()
     scenario = generate_scenario(preset, seed)
     instance = build_instance(scenario)
     greedy = greedy_schedule(instance)
-    greedy_objective = _objective(instance, greedy.placed)
+    greedy_objective = score(instance, greedy.placed)
     build_seconds = time.monotonic() - started
 
     started = time.monotonic()
@@ -77,16 +78,6 @@ def _measure(preset: str, seed: int, time_limit: float, workers: int | None, que
             "check": "clean" if report.ok else f"{len(report.violations)} violations",
         }
     )
-
-
-def _objective(instance, placed: dict[int, int]) -> int:
-    """value - min_shortfall x shortfall of a placement."""
-    count: dict[int, int] = {}
-    for c in placed:
-        for party in (instance.candidates[c].buyer, instance.candidates[c].exhibitor):
-            count[party] = count.get(party, 0) + 1
-    shortfall = sum(max(0, p.min_meetings - count.get(i, 0)) for i, p in enumerate(instance.parties))
-    return sum(instance.candidates[c].value for c in placed) - instance.weights.min_shortfall * shortfall
 
 
 def run_one(preset: str, seed: int, time_limit: float, workers: int | None) -> dict:

@@ -266,7 +266,7 @@ def select_days(instance: Instance, time_limit: float = math.inf) -> Selection:
         return Selection({}, "UNKNOWN", None, None)
     bound = float(np.dot(x, np.array(program.value) - np.array(program.penalty)))
     day_of = _round(instance, program, x)
-    objective = _objective(instance, day_of)
+    objective = score(instance, day_of)
     logger.info("selection: LP %.1f, rounded %.1f (%d pairs), %.2fs", bound, objective, len(day_of), time.monotonic() - started)
     return Selection(day_of, "FEASIBLE", objective, bound, program)
 
@@ -297,14 +297,14 @@ def _round(instance: Instance, program: SelectionProgram, x: np.ndarray) -> dict
     return day_of
 
 
-def _objective(instance: Instance, day_of: dict[int, int]) -> float:
-    """value - min_shortfall * shortfall of a selection."""
+def score(instance: Instance, chosen: dict[int, int]) -> int:
+    """value - min_shortfall * shortfall of chosen candidates (keys: candidate indices; values unused)."""
     count: dict[int, int] = defaultdict(int)
-    for c in day_of:
+    for c in chosen:
         count[instance.candidates[c].buyer] += 1
         count[instance.candidates[c].exhibitor] += 1
     shortfall = sum(max(0, p.min_meetings - count[i]) for i, p in enumerate(instance.parties))
-    return sum(instance.candidates[c].value for c in day_of) - instance.weights.min_shortfall * shortfall
+    return sum(instance.candidates[c].value for c in chosen) - instance.weights.min_shortfall * shortfall
 
 
 class PricedBound:

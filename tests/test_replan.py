@@ -494,28 +494,27 @@ def anping() -> tuple[Scenario, Schedule, Scenario]:
     return scenario, v1, new
 
 
+def _replanned(anping, policy: str, options, **kwargs) -> Replan:
+    """Re-plan the late-changed Anping fair against v1 with ``policy`` and record its figures."""
+    _, v1, new = anping
+    result = replan(new, v1, options, policy=policy, **kwargs)
+    record(policy, v1, result)
+    return result
+
+
 @pytest.fixture(scope="module")
 def anping_keep(anping) -> Replan:
-    _, v1, new = anping
-    result = replan(new, v1, REPLAN_OPTIONS, policy="keep")
-    record("keep", v1, result)
-    return result
+    return _replanned(anping, "keep", REPLAN_OPTIONS)
 
 
 @pytest.fixture(scope="module")
 def anping_minimal(anping) -> Replan:
-    _, v1, new = anping
-    result = replan(new, v1, MINIMAL_OPTIONS, policy="minimal", max_changes_per_participant=2)
-    record("minimal", v1, result)
-    return result
+    return _replanned(anping, "minimal", MINIMAL_OPTIONS, max_changes_per_participant=2)
 
 
 @pytest.fixture(scope="module")
 def anping_full(anping) -> Replan:
-    _, v1, new = anping
-    result = replan(new, v1, REPLAN_OPTIONS, policy="full")
-    record("full", v1, result)
-    return result
+    return _replanned(anping, "full", REPLAN_OPTIONS)
 
 
 def test_anping_late_changes_make_some_meetings_invalid(anping):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 import datetime
 
 import pytest
@@ -18,13 +19,10 @@ from helpers import as_scenario, make_scenario, solve_and_check, want
 
 
 def _score(instance, placed) -> int:
-    """value - min_shortfall x shortfall of a set of placed candidates."""
-    count: dict[int, int] = {}
-    for c in placed:
-        for party in (instance.candidates[c].buyer, instance.candidates[c].exhibitor):
-            count[party] = count.get(party, 0) + 1
-    shortfall = sum(max(0, p.min_meetings - count.get(i, 0)) for i, p in enumerate(instance.parties))
-    return sum(instance.candidates[c].value for c in placed) - instance.weights.min_shortfall * shortfall
+    """value - min_shortfall x shortfall, recounted here independently of selection.score."""
+    met = Counter(p for c in placed for p in (instance.candidates[c].buyer, instance.candidates[c].exhibitor))
+    short = sum(max(0, party.min_meetings - met[i]) for i, party in enumerate(instance.parties))
+    return sum(instance.candidates[c].value for c in placed) - instance.weights.min_shortfall * short
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
