@@ -1,4 +1,4 @@
-"""Brokerage solving for the ``breaks`` objective: busy patterns per participant, in two stages.
+"""Brokerage solving for the ``breaks`` objective: busy patterns per participant, an LP bound and a local search.
 
 When every candidate meeting is committed (must or pinned, as in a brokerage event), each
 participant's number of meetings n_p is fixed, so its day is one *busy pattern*: the set of
@@ -7,29 +7,37 @@ n_p slots it meets in. The extended formulation picks one pattern per participan
 pattern holds s) and counts breaks exactly as sum_P breaks(P) z_{p,P}. Its LP relaxation
 is what proves break lower bounds; the time-indexed model's LP does not.
 
-Stage 1 (cheap, often decisive): every participant keeps only its patterns with the fewest
-breaks m_p it can have at all; a schedule found there has sum_p m_p breaks, a proven
-optimum. Stage 2: all patterns up to the fairness cap, minimize total breaks with the
-LP-heavy workers, hinted with the best schedule so far. A participant with too many
-patterns keeps the exact block-start counter of ``model/breaks.py`` instead.
+1. Every participant at the fewest breaks m_p it can have at all (feasibility, two full
+   searches): a schedule found there has sum_p m_p breaks, a proven optimum.
+2. The pattern LP over all patterns (HiGHS): a lower bound, the optimum on tic-13crafc.
+3. Kempe-chain annealing (``break_search``) from the greedy towards that bound; reaching it
+   proves the schedule optimal.
+4. Otherwise CP-SAT minimizes total breaks over all patterns, hinted with the best schedule;
+   with precedences or a large pattern model, the *generic* model (the block-start counter
+   of ``model/breaks.py`` for everyone) with core-based search instead.
 
-The *generic* model (that counter for everyone, as in the monolithic model) is a portfolio
-member: with precedences, seeded short attempts of it run between stages 1 and 2 (the
-pattern stages find precedence-bound schedules slowly); when the stage-2 model is large,
-the generic model replaces it. See docs/brokerage.md for the measurements behind each choice.
+The commitments model (first schedule, infeasibility proof) runs only when stage 1 does not
+settle the instance. See docs/brokerage.md for the measurements behind each choice.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from ortools.sat.python import cp_model
 
+from . import break_search
 from .candidates import Instance
 from .diagnose import conflicting_commitments
 from .errors import InfeasibleError
+from .greedy import greedy_schedule
 from .model import HARD_RULES
 from .model.breaks import party_break_var
 from .model.fairness import add_break_fairness
@@ -41,19 +49,20 @@ logger = logging.getLogger(__name__)
 
 PATTERN_CAP = 4000  # patterns per participant above which it keeps the block-start counter
 TOTAL_PATTERN_CAP = 60_000  # patterns in one model
-STAGE1_SHARE = 0.3  # of the time limit for the fewest-breaks stage (half LP-led, half default workers)
-# Stage-1 workers, best first: the LP refutes "everyone at its fewest breaks" at once when
-# it is impossible (tic-13crafc: 0.2 s; the default pair does not in 20 s), quick restarts find it.
-STAGE1_SUBSOLVERS = ["max_lp", "quick_restart", "default_lp", "core", "no_lp", "pseudo_costs", "reduced_costs", "lb_tree_search"]
+STAGE1_SHARE = 0.3  # of the time limit for the fewest-breaks stage, at most
+# Stage-1 workers, all full searches: search without LP finds the schedule (tic-13.prec15 0.75 s,
+# forumt-14 0.2 s, where max_lp led took 3-30 s) and the strong LP refutes "everyone at its fewest
+# breaks" when that is impossible (tic-13crafc: 0.2 s; search without LP does not in 30 s).
+STAGE1_SUBSOLVERS = ["no_lp", "max_lp", "quick_restart", "default_lp", "core", "pseudo_costs", "reduced_costs", "lb_tree_search"]
 # Stage-2 workers, best first: the strong LP proves the bound, core search closes it.
-PRECEDENCE_STAGE1_SHARE = 0.05  # with precedences stage 1 only gets to refute (the LP does so at once)
-GENERIC_ATTEMPT_SHARE = 0.12  # with precedences: generic attempts after stage 1 ...
-GENERIC_ATTEMPTS_UNTIL = 0.55  # ... until this share of the limit is spent; stage 2 gets the rest
-# Attempt k (seed + k) alternates default workers and quick restarts (tic-13.prec15: 0 breaks in 4-8 s in 3 of 5 seeds each).
-GENERIC_ATTEMPTS = [[], ["quick_restart_no_lp", "quick_restart"]]
 LARGE_PATTERNS = 10_000
-# Generic-model workers: the strong LP and reduced costs find good schedules quickest (forum-13.fixed020: 21 in 30 s).
-GENERIC_SUBSOLVERS = ["max_lp", "reduced_costs", "core", "default_lp", "quick_restart", "pseudo_costs", "no_lp", "lb_tree_search"]
+# Local search between stage 1 and stage 2 (tic-13crafc: the optimum 4 in 1-3 s, where stage 2 alone took 17-60 s).
+SEARCH_ITERATIONS = 250_000
+SEARCH_SHARE = 0.1  # of the time limit, at most (it stops at the lower bound)
+# Generic-model workers, best first (with 2 workers only the first is a full search, the other thread runs
+# neighbourhoods): core-based search raises the bound from the LP's 17 to fixed020's optimum 20 in 3-5 s,
+# where max_lp first stays at 17 for 40 s.
+GENERIC_SUBSOLVERS = ["core", "max_lp", "reduced_costs", "default_lp", "quick_restart", "pseudo_costs", "no_lp", "lb_tree_search"]
 PATTERN_SUBSOLVERS = ["max_lp", "core", "quick_restart", "default_lp", "reduced_costs", "pseudo_costs", "no_lp", "lb_tree_search"]
 
 
@@ -406,13 +415,80 @@ def all_patterns(instance: Instance) -> dict[int, PartyPatterns]:
     return found
 
 
-def solve_breaks(instance: Instance, start: dict[int, int], run, info: SolverInfo) -> dict[int, int]:
+def pattern_lp_bound(instance: Instance, patterns: dict[int, PartyPatterns]) -> int | None:
+    """A proven lower bound on total breaks: the pattern formulation's LP (HiGHS), rounded up; None if it is infeasible.
+
+    Columns x_{c,s} (meeting c in slot s) and z_{p,P} (participant p busy exactly in
+    pattern P); rows: each meeting once, tables per location and slot, busy_{p,s} =
+    sum of p's patterns holding s, one pattern per listed participant, one meeting
+    per slot for the others. Precedences, fairness beyond the pattern cap and the
+    breaks of unlisted participants are left out, which only loosens it. It is the
+    bound CP-SAT's LP worker reaches after presolve (tic-13crafc: 4.0), in a tenth of
+    the time, so the local search knows when to stop.
+    """
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    rows: list[int] = []
+    cols: list[int] = []
+    coefs: list[float] = []
+    lower: list[float] = []
+    upper: list[float] = []
+    cost: list[float] = []
+
+    def row(terms: list[tuple[int, float]], low: float, high: float) -> None:
+        for col, coef in terms:
+            rows.append(len(lower))
+            cols.append(col)
+            coefs.append(coef)
+        lower.append(low)
+        upper.append(high)
+
+    at: dict[tuple[int, int], list[int]] = defaultdict(list)  # (party or -1 - location, slot) -> x columns
+    for c in instance.candidates:
+        own = []
+        for s in _domain(instance, c.index):
+            own.append(len(cost))
+            for key in ((c.buyer, s), (c.exhibitor, s), (-1 - c.location, s)):
+                at[key].append(len(cost))
+            cost.append(0.0)
+        row([(col, 1.0) for col in own], 1.0, 1.0)
+    for (owner, s), members in at.items():
+        if owner < 0:
+            row([(col, 1.0) for col in members], 0.0, float(instance.location_tables[-1 - owner]))
+        elif owner not in patterns and len(members) > 1:
+            row([(col, 1.0) for col in members], 0.0, 1.0)
+    for party, listed in patterns.items():
+        holding: dict[int, list[int]] = defaultdict(list)
+        first = len(cost)
+        for pattern, breaks in zip(listed.patterns, listed.breaks):
+            for s in pattern:
+                holding[s].append(len(cost))
+            cost.append(float(breaks))
+        row([(col, 1.0) for col in range(first, len(cost))], 1.0, 1.0)
+        for s in set(holding) | {s for (p, s) in at if p == party}:
+            row([(col, 1.0) for col in at.get((party, s), [])] + [(col, -1.0) for col in holding.get(s, [])], 0.0, 0.0)
+    matrix = coo_matrix((coefs, (rows, cols)), shape=(len(lower), len(cost))).tocsr()
+    low, high = np.array(lower), np.array(upper)
+    equal = low == high
+    result = linprog(
+        np.array(cost), A_ub=matrix[~equal], b_ub=high[~equal], A_eq=matrix[equal], b_eq=high[equal],
+        bounds=(0.0, 1.0), method="highs-ipm",  # 0.35 s against dual simplex 0.7 s on tic-13crafc
+    )
+    if result.status == 2:  # no schedule uses only these patterns
+        return None
+    return math.ceil(result.fun - 1e-4) if result.status == 0 else 0
+
+
+def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, info: SolverInfo) -> dict[int, int]:
     """Fewest total breaks for an all-committed instance (see the module docstring); returns candidate -> slot.
 
-    ``run`` is the solver's Run (clock, budgets, CP-SAT configuration); ``info`` gets
-    status and bound. Time running out returns the best schedule found, ``start`` at worst.
+    ``start`` builds a complete schedule (commitments, then greedy) and is called only
+    when stage 1 does not settle the instance. ``run`` is the solver's Run (clock,
+    budgets, CP-SAT configuration); ``info`` gets status and bound. Time running out
+    returns the best schedule found, ``start()`` at worst.
     """
-    best = _Best(dict(start))
+    best = _Best(start)
     fewest = fewest_breaks(instance)
     best.lower = sum(fewest.floor.values())
     logger.info(
@@ -422,35 +498,26 @@ def solve_breaks(instance: Instance, start: dict[int, int], run, info: SolverInf
     used = 0.0  # shares of the limit spent (deterministic budgets)
     fixed = {p: k for p, k in fewest.floor.items() if p not in fewest.patterns}
     stage1 = build_pattern_model(instance, fewest.patterns, fixed=fixed)
-    stage1.mv.hint_placement(stage1.model, best.placed)
-    share = PRECEDENCE_STAGE1_SHARE if instance.precedences else STAGE1_SHARE / 2
-    solver, status = _run(run, stage1.model, run.budget(share, share), "breaks stage 1 (LP)", STAGE1_SUBSOLVERS)
-    used += share
-    if status == cp_model.UNKNOWN and not instance.precedences:  # the default workers search differently
-        solver, status = _run(run, stage1.model, run.budget(STAGE1_SHARE / 2, STAGE1_SHARE / 2), "breaks stage 1 (default)", [])
-        used += STAGE1_SHARE / 2
+    budget = run.budget(STAGE1_SHARE, STAGE1_SHARE)
+    solver, status = _run(run, stage1.model, budget, "breaks stage 1", STAGE1_SUBSOLVERS, every_worker_full=True)
+    used += STAGE1_SHARE
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         best.offer(_placed(stage1.mv, solver), best.lower)
         return best.finish(info)
     if status == cp_model.INFEASIBLE and fewest.exact:
         best.lower += 1  # not every participant can stay at its fewest breaks
-    attempt = 0
-    while instance.precedences and used + GENERIC_ATTEMPT_SHARE <= GENERIC_ATTEMPTS_UNTIL:
-        # The pattern stages find precedence-bound schedules slowly; the generic model finds them within
-        # a few seconds in about two runs of three, or not for long: short attempts from scratch, each
-        # with its own seed and workers.
-        subsolvers = GENERIC_ATTEMPTS[attempt % len(GENERIC_ATTEMPTS)]
-        _generic(instance, run, best, GENERIC_ATTEMPT_SHARE, f"breaks: generic model, attempt {attempt + 1}",
-                 subsolvers, seed_offset=attempt, hint=False)
-        used += GENERIC_ATTEMPT_SHARE
-        attempt += 1
-        if best.proven:
-            return best.finish(info)
     patterns = all_patterns(instance)
-    if _large(instance, patterns):
-        # A big pattern model (forum-13.fixed020: 26,666 patterns and 15 participants on the counter) neither
-        # improves the generic model's schedule nor its bound (12 against 17 in 35 s): the generic model gets the rest.
-        _generic(instance, run, best, max(0.1, 0.9 - used), "breaks: generic model", GENERIC_SUBSOLVERS, rest=True)
+    # None: no schedule at all; CP-SAT's commitments step then names the conflict.
+    best.lower = max(best.lower, pattern_lp_bound(instance, patterns) or 0)
+    _local_search(instance, run, best)
+    used += SEARCH_SHARE
+    if best.proven:
+        return best.finish(info)
+    if instance.precedences or _large(instance, patterns):
+        # With precedences the pattern stages find schedules slowly, and a big pattern model (forum-13.fixed020:
+        # 26,666 patterns, 15 participants on the counter) neither improves the schedule nor the LP bound 17:
+        # the generic model with core-based search proves fixed020's 20 in 3-5 s and tic-13.prec15's 0 in 2-13 s.
+        _generic(instance, run, best, max(0.1, 0.9 - used))
         return best.finish(info)
     stage2 = build_pattern_model(instance, patterns, lower=best.lower)
     logger.info(
@@ -458,17 +525,41 @@ def solve_breaks(instance: Instance, start: dict[int, int], run, info: SolverInf
         stage2.pattern_parties, sum(len(p.patterns) for p in patterns.values()), stage2.fallback_parties, best.lower,
     )
     stage2.model.minimize(stage2.total)
-    stage2.mv.hint_placement(stage2.model, best.placed)
+    stage2.mv.hint_placement(stage2.model, best.schedule())
     solver, status = _run(run, stage2.model, run.budget(max(0.1, 0.9 - used), 1.0), "breaks stage 2", PATTERN_SUBSOLVERS)
     best.absorb(stage2, solver, status, instance, run)
     return best.finish(info)
 
 
+def _local_search(instance: Instance, run, best: _Best) -> None:
+    """Kempe-chain annealing from the best schedule towards the lower bound (see break_search)."""
+    if not break_search.applies(instance):
+        return
+    cap = break_cap(instance, _own_meetings(instance))
+    deadline = None if run.options.deterministic else time.monotonic() + SEARCH_SHARE * run.options.time_limit
+    # The greedy alone leaves meetings out (tic-13crafc: 13 of 180) and the search puts them in, which
+    # spares the CP-SAT commitments step; with precedences it starts from that step's valid schedule.
+    first = best.schedule() if best.placed is not None or instance.precedences else greedy_schedule(instance, []).placed
+    found = break_search.improve_breaks(
+        instance, first, SEARCH_ITERATIONS, run.options.seed, cap=cap, target=best.lower, deadline=deadline
+    )
+    if found.placed is None:
+        return
+    if cap is not None or instance.scenario.fairness.max_break_spread is None:
+        best.offer(found.placed, found.breaks)  # every rule holds by construction
+    else:
+        best.placed = found.placed  # fairness unchecked by the moves: a hint for the models only
+
+
 @dataclass
 class _Best:
-    """The best schedule so far, its breaks (None: not known, e.g. the greedy one) and the proven lower bound."""
+    """The best schedule so far, its breaks (None: not known, e.g. the greedy one) and the proven lower bound.
 
-    placed: dict[int, int]
+    ``start`` builds a first complete schedule when one is needed and none was found yet.
+    """
+
+    start: Callable[[], dict[int, int]]
+    placed: dict[int, int] | None = None
     total: int | None = None
     lower: int = 0
     status: str = "UNKNOWN"
@@ -476,6 +567,11 @@ class _Best:
     @property
     def proven(self) -> bool:
         return self.total is not None and self.total <= self.lower
+
+    def schedule(self) -> dict[int, int]:
+        if self.placed is None:
+            self.placed = self.start()
+        return self.placed
 
     def offer(self, placed: dict[int, int], total: int) -> None:
         if self.total is None or total < self.total:
@@ -498,7 +594,7 @@ class _Best:
             info.status = "FEASIBLE"
         else:
             info.status, info.fallback = self.status, True
-        return self.placed
+        return self.schedule()
 
 
 def _large(instance: Instance, patterns: dict[int, PartyPatterns]) -> bool:
@@ -508,20 +604,15 @@ def _large(instance: Instance, patterns: dict[int, PartyPatterns]) -> bool:
     return fallback > 0 or sum(len(p.patterns) for p in patterns.values()) > LARGE_PATTERNS
 
 
-def _generic(
-    instance: Instance, run, best: _Best, share: float, stage: str, subsolvers: list[str],
-    seed_offset: int = 0, hint: bool = True, rest: bool = False,
-) -> None:
-    """The block-start counter for every participant (the monolithic model's breaks), minimized (from the best schedule).
+def _generic(instance: Instance, run, best: _Best, share: float) -> None:
+    """The block-start counter for every participant (the monolithic model's breaks), minimized from the best schedule.
 
-    Gets ``share`` of the time limit, or with ``rest`` all the wall time left (deterministic runs: ``share``).
+    Gets all the wall time left (deterministic runs: ``share`` of the limit).
     """
     generic = build_pattern_model(instance, {}, lower=best.lower)
     generic.model.minimize(generic.total)
-    if hint:
-        generic.mv.hint_placement(generic.model, best.placed)
-    budget = run.budget(share, 1.0 if rest else min(1.0, share * run.options.time_limit / run.remaining()))
-    solver, status = _run(run, generic.model, budget, stage, subsolvers, seed_offset)
+    generic.mv.hint_placement(generic.model, best.schedule())
+    solver, status = _run(run, generic.model, run.budget(share, 1.0), "breaks: generic model", GENERIC_SUBSOLVERS)
     best.absorb(generic, solver, status, instance, run)
 
 
@@ -530,17 +621,23 @@ def _placed(mv: MeetingVars, solver: cp_model.CpSolver) -> dict[int, int]:
 
 
 def _run(
-    run, model: cp_model.CpModel, budget: float, stage: str, subsolvers: list[str], seed_offset: int = 0
+    run, model: cp_model.CpModel, budget: float, stage: str, subsolvers: list[str], every_worker_full: bool = False
 ) -> tuple[cp_model.CpSolver, int]:
-    """One CP-SAT call under the run's configuration, with ``subsolvers`` first (one worker: the LP-heavy one)."""
+    """One CP-SAT call under the run's configuration, with ``subsolvers`` first (one worker: the LP-heavy one).
+
+    By default CP-SAT on 2 workers runs only the first subsolver as a full search and
+    gives the other thread to neighbourhood search, which minimizing needs;
+    ``every_worker_full`` makes each worker a full search (feasibility stages).
+    """
     from .solver import _ProgressCallback  # solver imports this module
 
     solver = cp_model.CpSolver()
     run.configure(solver, budget)
-    solver.parameters.random_seed = run.options.seed + seed_offset
     workers = solver.parameters.num_workers
     if workers >= 2:
         solver.parameters.subsolvers.extend(subsolvers[:workers])
+        if every_worker_full:
+            solver.parameters.num_full_subsolvers = min(workers, len(subsolvers))
     elif subsolvers:
         solver.parameters.linearization_level = 2
     options = run.options

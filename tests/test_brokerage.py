@@ -276,8 +276,8 @@ def test_forum_13_is_proven_without_breaks():
     assert schedule.stats.idle_gaps == 0 and schedule.solver.status == "OPTIMAL"
 
 
-def test_precedences_fall_back_to_generic_attempts(caplog, monkeypatch):
-    # Stage 1 left undecided (as on tic-13.prec15): the generic model's attempts find and prove the optimum (0 breaks).
+def _stage1_undecided(monkeypatch):
+    """Make stage 1 return UNKNOWN (as it may under a short limit)."""
     import matchmaker.brokerage as brokerage_module
     from ortools.sat.python import cp_model
 
@@ -289,22 +289,38 @@ def test_precedences_fall_back_to_generic_attempts(caplog, monkeypatch):
         return real(run, model, budget, stage, *args, **kwargs)
 
     monkeypatch.setattr(brokerage_module, "_run", undecided)
-    data = brokerage(
+
+
+def _precedence_event() -> dict:
+    return brokerage(
         ["A", "B", "C", "D"], [must("A", "B"), must("A", "C"), must("C", "D")], slots=4,
         precedences=[{"before": {"buyer": "A", "exhibitor": "B"}, "after": {"buyer": "A", "exhibitor": "C"}}],
     )
-    with caplog.at_level("INFO", logger="matchmaker.brokerage"):
-        schedule = solve_and_check(data)
-    assert "generic model, attempt 1" in caplog.text and "stage 2" not in caplog.text
+
+
+@pytest.mark.parametrize("local_search", [True, False])
+def test_precedences_when_stage_1_is_undecided(caplog, monkeypatch, local_search):
+    # The local search (from the commitments' schedule), or without it the generic model, finds and proves 0 breaks.
+    import matchmaker.brokerage as brokerage_module
+
+    _stage1_undecided(monkeypatch)
+    if not local_search:
+        monkeypatch.setattr(brokerage_module.break_search, "applies", lambda instance: False)
+    with caplog.at_level("INFO", logger="matchmaker"):
+        schedule = solve_and_check(_precedence_event())
+    assert ("break search" in caplog.text) == local_search
+    assert ("generic model" in caplog.text) != local_search
     assert schedule.stats.idle_gaps == 0 and schedule.solver.status == "OPTIMAL"
     assert starts(schedule)[("A", "B")] < starts(schedule)[("A", "C")]
 
 
 def test_large_pattern_model_starts_from_the_generic_model(caplog, monkeypatch):
-    # Stage 1 is refuted (a triangle needs a break); with every pattern model "large" the generic model runs first.
+    # Stage 1 is refuted (a triangle needs a break); with no local search and every pattern model
+    # "large" the generic model runs instead of stage 2.
     import matchmaker.brokerage as brokerage_module
 
     monkeypatch.setattr(brokerage_module, "LARGE_PATTERNS", 0)
+    monkeypatch.setattr(brokerage_module.break_search, "applies", lambda instance: False)
     data = brokerage(["A", "B", "C"], [must("A", "B"), must("A", "C"), must("B", "C")], slots=4)
     with caplog.at_level("INFO", logger="matchmaker.brokerage"):
         schedule = solve_and_check(data)
