@@ -507,13 +507,15 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
     if status == cp_model.INFEASIBLE and fewest.exact:
         best.lower += 1  # not every participant can stay at its fewest breaks
     patterns = all_patterns(instance)
-    # None: no schedule at all; CP-SAT's commitments step then names the conflict.
-    best.lower = max(best.lower, pattern_lp_bound(instance, patterns) or 0)
-    _local_search(instance, run, best)
-    used += SEARCH_SHARE
-    if best.proven:
-        return best.finish(info)
-    if instance.precedences or _large(instance, patterns):
+    large = _large(instance, patterns)
+    if not large:
+        # None: no schedule at all; CP-SAT's commitments step then names the conflict.
+        best.lower = max(best.lower, pattern_lp_bound(instance, patterns) or 0)
+        _local_search(instance, run, best)
+        used += SEARCH_SHARE
+        if best.proven:
+            return best.finish(info)
+    if instance.precedences or large:
         # With precedences the pattern stages find schedules slowly, and a big pattern model (forum-13.fixed020:
         # 26,666 patterns, 15 participants on the counter) neither improves the schedule nor the LP bound 17:
         # the generic model with core-based search proves fixed020's 20 in 3-5 s and tic-13.prec15's 0 in 2-13 s.
