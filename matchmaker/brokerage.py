@@ -506,6 +506,8 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
         return best.finish(info)
     if status == cp_model.INFEASIBLE and fewest.exact:
         best.lower += 1  # not every participant can stay at its fewest breaks
+        if _fewest_is_all(instance, fewest):
+            best.schedule()  # stage 1 was the whole problem: the commitments step names the conflict and raises
     patterns = all_patterns(instance)
     large = _large(instance, patterns)
     if not large:
@@ -597,6 +599,17 @@ class _Best:
         else:
             info.status, info.fallback = self.status, True
         return self.schedule()
+
+
+def _fewest_is_all(instance: Instance, fewest: Fewest) -> bool:
+    """Every participant's fewest breaks is already the most it may have (e.g. fairness d = 0): no other patterns."""
+    own_of = _own_meetings(instance)
+    cap = break_cap(instance, own_of)
+    return all(
+        fewest.floor[party] >= (len(own) - 1 if cap is None else min(cap, len(own) - 1))
+        for party, own in enumerate(own_of)
+        if len(own) >= 2
+    )
 
 
 def _large(instance: Instance, patterns: dict[int, PartyPatterns]) -> bool:
