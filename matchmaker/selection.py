@@ -26,7 +26,17 @@ from .candidates import Instance
 
 logger = logging.getLogger(__name__)
 
-
+# HiGHS' dual simplex solves the whole program up to this many columns (Anping: 67k
+# columns, 1 s); above, PDLP first (`large`: 865k columns, HiGHS 30-45 s against
+# PDLP + restricted HiGHS 30 s; xl: 442k columns, HiGHS > 300 s against 45 s).
+PDLP_COLUMNS = 200_000
+PDLP_TOLERANCE = 1e-4  # relative; the bound from its duals was within 0.02% of the optimum at large and xl
+PDLP_ITERATIONS = 5_000  # the stop of deterministic runs (large took 704, xl 320)
+PDLP_SHARE = 0.5  # of the LP's time for PDLP when time is limited; the restricted HiGHS solve gets the rest
+MIN_PDLP_SECONDS = 2.0  # below this, no PDLP after a failed HiGHS solve
+RESTRICT_MARGIN = 1.0  # columns whose reduced cost under PDLP's duals is above -this join the restricted solve (0.1 missed optimal columns at Anping)
+PRICE_IN_PER_MEETING = 1  # pairs PricedBound.visit offers per buyer, per meeting of its cap
+TIE_BREAK = 0.01  # largest perturbation of a column's gain in the restricted solve (values are integers)
 
 @dataclass
 class Selection:
@@ -60,6 +70,7 @@ class SelectionProgram:
         self.row_tags: list[tuple | None] = []
         self.eq_tags: list[tuple | None] = []
         self.duals: dict[tuple, float] = {}  # tag -> dual of the last solve (>= 0 for <= rows of the max problem)
+        self.bound: float | None = None  # of the last solve: no point of the LP does better
 
     def column(self, upper: float = 1.0, value: float = 0.0, penalty: float = 0.0) -> int:
         self.columns_upper.append(upper)
@@ -85,9 +96,8 @@ class SelectionProgram:
         self._eq.append((columns, rhs))
         self.eq_tags.append(tag)
 
-    def solve(self, objective: str, time_limit: float) -> np.ndarray | None:
-        """Maximize "objective" (value - penalties), "value" or "meetings"; the column values, or None."""
-        from scipy.optimize import linprog
+    def lp(self, objective: str) -> LinearProgram:
+        """The program as matrices: maximize "objective" (value - penalties), "value" or "meetings"."""
         from scipy.sparse import coo_matrix
 
         n = len(self.columns_upper)
@@ -99,21 +109,171 @@ class SelectionProgram:
         a_ub = coo_matrix((self._coefs, (self._rows, self._cols)), shape=(len(self._upper), n)).tocsr()
         eq_rows = [r for r, (cols, _rhs) in enumerate(self._eq) for _ in cols]
         eq_cols = [c for cols, _rhs in self._eq for c in cols]
-        a_eq = coo_matrix((np.ones(len(eq_cols)), (eq_rows, eq_cols)), shape=(len(self._eq), n)).tocsr() if self._eq else None
-        options = {"time_limit": max(0.1, time_limit)} if math.isfinite(time_limit) else {}
-        result = linprog(
-            -gain, A_ub=a_ub, b_ub=np.array(self._upper), A_eq=a_eq,
-            b_eq=np.array([rhs for _cols, rhs in self._eq]) if self._eq else None,
-            bounds=np.column_stack([np.zeros(n), np.array(self.columns_upper)]), method="highs-ds", options=options,
+        a_eq = coo_matrix((np.ones(len(eq_cols)), (eq_rows, eq_cols)), shape=(len(self._eq), n)).tocsr()
+        return LinearProgram(
+            gain, a_ub, np.array(self._upper, dtype=float), a_eq,
+            np.array([rhs for _cols, rhs in self._eq], dtype=float), np.array(self.columns_upper, dtype=float),
         )
+
+    def solve(self, objective: str, time_limit: float, method: str = "auto") -> np.ndarray | None:
+        """Maximize "objective", "value" or "meetings"; the column values to round, or None.
+
+        Sets ``bound`` (no point of the LP does better) and ``duals``. "highs" is
+        HiGHS' dual simplex on the whole program, "pdlp" the first-order path of
+        `_solve_pdlp`; "auto" takes HiGHS up to PDLP_COLUMNS columns (and PDLP
+        with any time it leaves if it fails), PDLP above.
+        """
+        started = time.monotonic()
+        lp = self.lp(objective)
+        if method == "auto":
+            method = "pdlp" if lp.columns > PDLP_COLUMNS else "highs"
+        if method == "highs":
+            x = self._solve_highs(lp, time_limit)
+            left = time_limit - (time.monotonic() - started)
+            if x is not None or left < MIN_PDLP_SECONDS:
+                return x
+            logger.info("selection LP: HiGHS did not finish; PDLP with the %.1fs left", left)
+            time_limit = left
+        return self._solve_pdlp(lp, time_limit)
+
+    def _solve_highs(self, lp: LinearProgram, time_limit: float) -> np.ndarray | None:
+        result = _highs(lp, np.arange(lp.columns), lp.gain, time_limit)
         if result.status != 0:
-            logger.info("selection LP (%s): %s", objective, result.message)
+            logger.info("selection LP: %s", result.message)
             return None
         # linprog minimizes -gain: the max problem's duals are the negated marginals.
-        self.duals = {tag: -d for tag, d in zip(self.row_tags, result.ineqlin.marginals) if tag is not None and abs(d) > 1e-12}
-        if self._eq:
-            self.duals.update({tag: -d for tag, d in zip(self.eq_tags, result.eqlin.marginals) if tag is not None})
+        self._set_duals(-result.ineqlin.marginals, -result.eqlin.marginals if lp.b_eq.size else np.zeros(0))
+        self.bound = float(np.dot(result.x, lp.gain))
         return result.x
+
+    def _solve_pdlp(self, lp: LinearProgram, time_limit: float) -> np.ndarray | None:
+        """PDLP for duals and the bound, then HiGHS over the columns those duals price near zero.
+
+        A first-order method gives approximate duals fast where the simplex stalls
+        (xl: 9 s against more than 300 s), but its primal is the middle of a
+        huge optimal face (pairs split across days, ties between equal values),
+        which rounds 1.6% below the bound. So a vertex for rounding comes from
+        HiGHS over the columns whose reduced cost is near zero or better (xl:
+        174k of 442k, about 35 s), with tiny per-column perturbations of the gain
+        that break the ties (degeneracy is what stalls the simplex). The bound
+        is always the Lagrangian of clipped duals (`LinearProgram.bound`), valid
+        however far PDLP got; PDLP's own objective is never used.
+        """
+        from ortools.pdlp import solve_log_pb2, solvers_pb2
+        from ortools.pdlp.python import pdlp
+        from scipy.sparse import vstack
+
+        started = time.monotonic()
+        qp = pdlp.QuadraticProgram()
+        qp.objective_vector = -lp.gain
+        qp.constraint_matrix = vstack([lp.a_ub, lp.a_eq]).tocsc()
+        qp.constraint_lower_bounds = np.concatenate([np.full(lp.b_ub.size, -np.inf), lp.b_eq])
+        qp.constraint_upper_bounds = np.concatenate([lp.b_ub, lp.b_eq])
+        qp.variable_lower_bounds = np.zeros(lp.columns)
+        qp.variable_upper_bounds = lp.upper
+        params = solvers_pb2.PrimalDualHybridGradientParams()
+        params.num_threads = 1  # deterministic, and the machine may be shared
+        criteria = params.termination_criteria
+        criteria.simple_optimality_criteria.eps_optimal_relative = PDLP_TOLERANCE
+        criteria.simple_optimality_criteria.eps_optimal_absolute = PDLP_TOLERANCE
+        criteria.iteration_limit = PDLP_ITERATIONS
+        if math.isfinite(time_limit):
+            # PDLP gets part of the time; the restricted HiGHS solve the rest.
+            criteria.time_sec_limit = max(0.1, PDLP_SHARE * time_limit)
+        result = pdlp.primal_dual_hybrid_gradient(qp, params)
+        log = result.solve_log
+        # PDLP minimizes -gain with l <= Ax <= u: the max problem's duals are the negated ones.
+        duals = -np.asarray(result.dual_solution)
+        y_ub, y_eq = np.maximum(duals[: lp.b_ub.size], 0.0), duals[lp.b_ub.size :]
+        self.bound = lp.bound(y_ub, y_eq)
+        self._set_duals(y_ub, y_eq)
+        logger.info(
+            "selection LP (PDLP): %s after %d iterations, %.1fs; bound %.1f",
+            solve_log_pb2.TerminationReason.Name(log.termination_reason), log.iteration_count, log.solve_time_sec, self.bound,
+        )
+        x = np.clip(np.asarray(result.primal_solution), 0.0, lp.upper)
+        if lp.columns == 0:
+            return x
+        # Restricted program: columns priced near zero or better, every helper column (some enter
+        # rows with -1 and keep it feasible), every column of an equality row.
+        reduced = lp.reduced(y_ub, y_eq)
+        keep = reduced >= -RESTRICT_MARGIN
+        keep[len(self.keys) :] = True
+        keep[lp.a_eq.indices] = True
+        columns = np.flatnonzero(keep)
+        # Deterministic ties-breaking perturbation in [0, TIE_BREAK): never reorders different integer values.
+        perturbed = lp.gain[columns] + TIE_BREAK * ((columns * 0.6180339887498949) % 1.0) * (columns < len(self.keys))
+        left = time_limit - (time.monotonic() - started)
+        restricted = _highs(lp, columns, perturbed, left)
+        if restricted.status != 0:
+            logger.info("selection LP: restricted HiGHS over %d columns: %s; rounding PDLP's point", columns.size, restricted.message)
+            return x
+        x = np.zeros(lp.columns)
+        x[columns] = restricted.x
+        # Its duals, extended to every column, are another valid bound: keep the better.
+        y_ub2 = np.maximum(-restricted.ineqlin.marginals, 0.0)
+        y_eq2 = -restricted.eqlin.marginals if lp.b_eq.size else np.zeros(0)
+        other = lp.bound(y_ub2, y_eq2)
+        logger.info("restricted duals price in %d excluded columns", int(np.sum((lp.reduced(y_ub2, y_eq2) > 1e-9) & ~keep)))
+        if other < self.bound:
+            self.bound = other
+            self._set_duals(y_ub2, y_eq2)
+        logger.info(
+            "selection LP: restricted HiGHS over %d of %d columns, value %.1f; bound %.1f; %.1fs in all",
+            columns.size, lp.columns, float(np.dot(x, lp.gain)), self.bound, time.monotonic() - started,
+        )
+        return x
+
+    def _set_duals(self, y_ub: np.ndarray, y_eq: np.ndarray) -> None:
+        """Tag -> dual of the max problem (>= 0 on <= rows, free on equalities), for PricedBound."""
+        self.duals = {tag: float(d) for tag, d in zip(self.row_tags, y_ub) if tag is not None and abs(d) > 1e-12}
+        self.duals.update({tag: float(d) for tag, d in zip(self.eq_tags, y_eq) if tag is not None})
+
+
+@dataclass
+class LinearProgram:
+    """max gain.x  s.t.  a_ub x <= b_ub,  a_eq x = b_eq,  0 <= x <= upper."""
+
+    gain: np.ndarray
+    a_ub: object  # scipy CSR matrices
+    b_ub: np.ndarray
+    a_eq: object
+    b_eq: np.ndarray
+    upper: np.ndarray
+
+    @property
+    def columns(self) -> int:
+        return self.gain.size
+
+    def reduced(self, y_ub: np.ndarray, y_eq: np.ndarray) -> np.ndarray:
+        return self.gain - self.a_ub.T @ y_ub - self.a_eq.T @ y_eq
+
+    def bound(self, y_ub: np.ndarray, y_eq: np.ndarray) -> float:
+        """Weak duality: for y_ub >= 0 and any y_eq, no feasible x does better than this.
+
+        gain.x = y.Ax + (gain - A'y).x <= y_ub.b_ub + y_eq.b_eq + sum_j upper_j max(0, reduced_j),
+        because a_ub x <= b_ub with y_ub >= 0 and 0 <= x <= upper. Valid for any
+        such vector, so for the approximate duals of a first-order method too.
+        """
+        if np.any(y_ub < 0):
+            raise ValueError("duals of <= rows must be non-negative")
+        reduced = self.reduced(y_ub, y_eq)
+        return float(np.dot(self.b_ub, y_ub) + np.dot(self.b_eq, y_eq) + np.dot(self.upper, np.maximum(reduced, 0.0)))
+
+
+def _highs(lp: LinearProgram, columns: np.ndarray, gain: np.ndarray, time_limit: float):
+    """HiGHS' dual simplex over ``columns`` of ``lp`` (the others fixed at 0), maximizing ``gain``; scipy's result."""
+    from scipy.optimize import linprog
+
+    options = {"time_limit": max(0.1, time_limit)} if math.isfinite(time_limit) else {}
+    everything = columns.size == lp.columns
+    return linprog(
+        -gain,
+        A_ub=lp.a_ub if everything else lp.a_ub[:, columns], b_ub=lp.b_ub,
+        A_eq=(lp.a_eq if everything else lp.a_eq[:, columns]) if lp.b_eq.size else None,
+        b_eq=lp.b_eq if lp.b_eq.size else None,
+        bounds=np.column_stack([np.zeros(columns.size), lp.upper[columns]]), method="highs-ds", options=options,
+    )
 
 
 def selection_program(instance: Instance) -> SelectionProgram:
@@ -229,7 +389,7 @@ class LpBounds:
     seconds: float
 
 
-def lp_bounds(instance: Instance, time_limit: float = math.inf) -> LpBounds | None:
+def lp_bounds(instance: Instance, time_limit: float = math.inf, method: str = "auto") -> LpBounds | None:
     """Upper bounds from the selection LP over ``instance``: most meetings and most value.
 
     Over an unpruned instance (every matching pair) they bound every schedule of
@@ -239,18 +399,17 @@ def lp_bounds(instance: Instance, time_limit: float = math.inf) -> LpBounds | No
     program = selection_program(instance)
     found = []
     for objective in ("value", "meetings"):
-        x = program.solve(objective, time_limit - (time.monotonic() - started))
+        x = program.solve(objective, time_limit - (time.monotonic() - started), method)
         if x is None:
             return None
-        gain = program.value if objective == "value" else [1.0] * len(program.keys)
-        found.append(math.floor(float(np.dot(x[: len(gain)], gain)) + 1e-6))
+        found.append(math.floor(program.bound + 1e-6))
     bounds = LpBounds(meetings=found[1], value=found[0], seconds=round(time.monotonic() - started, 3))
     logger.info("LP bound: %d meetings, value %d (%d pairs, %.2fs)", bounds.meetings, bounds.value, len(instance.candidates), bounds.seconds)
     return bounds
 
 
-def select_days(instance: Instance, time_limit: float = math.inf) -> Selection:
-    """Solve the selection LP (HiGHS dual simplex) and round it to whole meetings.
+def select_days(instance: Instance, time_limit: float = math.inf, method: str = "auto") -> Selection:
+    """Solve the selection LP (see `SelectionProgram.solve`) and round it to whole meetings.
 
     The simplex answer is integral for all but a few dozen pairs at Anping size
     (a flow with a few side constraints). Rounding keeps every pair at 1, then
@@ -261,10 +420,10 @@ def select_days(instance: Instance, time_limit: float = math.inf) -> Selection:
     """
     started = time.monotonic()
     program = selection_program(instance)
-    x = program.solve("objective", time_limit - (time.monotonic() - started))
+    x = program.solve("objective", time_limit - (time.monotonic() - started), method)
     if x is None:
         return Selection({}, "UNKNOWN", None, None)
-    bound = float(np.dot(x, np.array(program.value) - np.array(program.penalty)))
+    bound = program.bound
     day_of = _round(instance, program, x)
     objective = score(instance, day_of)
     logger.info("selection: LP %.1f, rounded %.1f (%d pairs), %.2fs", bound, objective, len(day_of), time.monotonic() - started)
@@ -319,8 +478,14 @@ class PricedBound:
 
     whatever pairs the LP saw. Walking cuts are dropped (pi = 0), which only
     loosens it. The right-hand side of a participant's day cap is recomputed
-    from all its pairs. Feed every buyer's pairs to ``visit`` (it keeps none),
-    e.g. through ``build_instance(..., per_buyer=priced.visit)``, then read ``value``.
+    from all its pairs. A second bound keeps each buyer's own rows (its cap,
+    a pair on one day) instead of pricing them: per buyer, the sum of its
+    ``max_meetings`` best pairs' reduced costs without the buyer's duals. It is
+    never looser buyer by buyer, and much tighter where the LP saw too few of a
+    buyer's pairs to price its cap (a buyer with dual 0 adds every outside pair
+    on every day to the first). ``value`` is the smaller. Feed every buyer's
+    pairs to ``visit`` (it keeps none), e.g. through
+    ``build_instance(..., per_buyer=priced.visit)``, then read ``value``.
     """
 
     def __init__(self, program: SelectionProgram):
@@ -342,40 +507,91 @@ class PricedBound:
         }
         self._usable: dict[tuple[int, int], set[int]] = defaultdict(set)
         self._pairs_value = 0.0
+        self._buyers_value = 0.0  # the second bound's per-buyer subproblems
+        # What a meeting costs a party's own rows (caps, minimum credit) when its rows are priced.
+        self._short = {tag[1]: dual for tag, dual in duals.items() if tag[0] == "short"}
 
     def visit(self, own: list) -> list:
-        """Price one buyer's pairs; returns those outside the LP that a day prices positively (worth adding)."""
+        """Price one buyer's pairs; returns those outside the LP that a day prices positively (worth adding).
+
+        At most PRICE_IN_PER_MEETING x the buyer's cap of them, best reduced
+        cost first: where the LP saw only each buyer's most valuable pairs, the
+        popular exhibitors fill up and most other pairs price positively (xl:
+        953k of 4.8M), far more than one LP can take; a buyer can only use its
+        cap's worth. The bound still counts every positive reduced cost.
+        """
         duals, grid_day = self._duals, self._days_of_slot
+        if not own:
+            return []
+        buyer = own[0].buyer
         attractive = []
+        priced = 0.0  # the buyer's pairs with its rows priced
+        own_rows = duals.get(("party", buyer), 0.0) * self._instance.parties[buyer].max_meetings
+        best_pair: list[float] = []  # per pair, its best day's gain with the buyer's rows kept
+        by_day_gain: dict[int, list[float]] = defaultdict(list)
+        days_seen: set[int] = set()
         for c in own:
-            priced_in = False
+            best = 0.0
             by_day: dict[int, list[int]] = defaultdict(list)
             for s in c.slots:
                 by_day[grid_day[s]].append(s)
             known = self._in_program.get((c.buyer, c.exhibitor))
             once = duals.get(("once", known), 0.0) if known is not None else 0.0
+            own_rows += once
+            own_best = 0.0
+            days_seen.update(by_day)
             for d, slots in by_day.items():
                 self._usable[(c.buyer, d)].update(slots)
                 self._usable[(c.exhibitor, d)].update(slots)
-                reduced = (
-                    c.value - once
-                    - duals.get(("party_day", c.buyer, d), 0.0) - duals.get(("party_day", c.exhibitor, d), 0.0)
-                    - self._party_flat[c.buyer] - self._party_flat[c.exhibitor]
+                others = (
+                    c.value - duals.get(("party_day", c.exhibitor, d), 0.0) - self._party_flat[c.exhibitor]
                     - duals.get(("location_day", c.location, d), 0.0)
                     - (duals.get(("language_day", c.interpreter, d), 0.0) if c.interpreter is not None else 0.0)
                 )
+                reduced = others - once - duals.get(("party_day", c.buyer, d), 0.0) - self._party_flat[c.buyer]
                 if reduced > 0:
-                    self._pairs_value += reduced
-                    priced_in = True
-            if priced_in and known is None:
-                attractive.append(c)
-        return attractive
+                    priced += reduced
+                    best = max(best, reduced)
+                gain = others + self._short.get(c.buyer, 0.0)
+                if gain > 0:
+                    by_day_gain[d].append(gain)
+                    own_best = max(own_best, gain)
+            if own_best > 0:
+                best_pair.append(own_best)
+            if best > 0 and known is None:
+                attractive.append((best, c))
+        self._pairs_value += priced
+        # The buyer's part of the bound: with its rows priced, or its subproblem (rows kept) relaxed
+        # to its cap alone or to its day caps alone, whichever is smallest (each is an upper bound).
+        info = self._instance.parties[buyer]
+        day_caps = {}
+        for d in days_seen:
+            usable = len(self._usable[(buyer, d)])
+            day_caps[d] = usable if info.max_per_day is None else min(info.max_per_day, usable)
+            own_rows += duals.get(("party_day", buyer, d), 0.0) * day_caps[d]
+        best_pair.sort(reverse=True)
+        by_cap = sum(best_pair[: info.max_meetings])
+        by_days = sum(sum(sorted(gains, reverse=True)[: day_caps[d]]) for d, gains in by_day_gain.items())
+        self._buyers_value += min(own_rows + priced, by_cap, by_days)
+        if not attractive:
+            return []
+        limit = PRICE_IN_PER_MEETING * info.max_meetings
+        attractive.sort(key=lambda pair: (-pair[0], -pair[1].value, pair[1].exhibitor))
+        return [c for _reduced, c in attractive[:limit]]
 
     @property
     def value(self) -> float:
-        instance, total = self._instance, self._pairs_value
+        """The smaller of the two bounds (both valid for every schedule over every visited pair)."""
+        return min(self._bound(buyer_rows=True), self._bound(buyer_rows=False))
+
+    def _bound(self, buyer_rows: bool) -> float:
+        """sum pi b over the priced rows plus the pairs' part; ``buyer_rows=False`` leaves buyers' rows to their subproblems."""
+        instance = self._instance
+        total = self._pairs_value if buyer_rows else self._buyers_value
         for tag, dual in self._duals.items():
             kind = tag[0]
+            if not buyer_rows and (kind == "once" or (kind in ("party_day", "party") and not instance.is_exhibitor(tag[1]))):
+                continue
             if kind == "party_day":
                 party, d = tag[1], tag[2]
                 cap = instance.parties[party].max_per_day

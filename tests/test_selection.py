@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 import datetime
+import math
+from collections import Counter
 
+import numpy as np
 import pytest
 
 from matchmaker.candidates import build_instance
@@ -129,3 +131,137 @@ def test_streaming_path_solves_and_bounds(monkeypatch, caplog):
     assert schedule.solver.strategy == "decompose"
     assert stats.upper_bound_objective is not None
     assert stats.value - scenario.weights.min_shortfall * stats.min_meetings_shortfall <= stats.upper_bound_objective
+
+
+def _optimum(program, objective: str = "objective") -> float:
+    """The LP optimum by HiGHS over the whole program, independently of SelectionProgram.solve."""
+    from scipy.optimize import linprog
+
+    lp = program.lp(objective)
+    result = linprog(
+        -lp.gain, A_ub=lp.a_ub, b_ub=lp.b_ub, A_eq=lp.a_eq if lp.b_eq.size else None,
+        b_eq=lp.b_eq if lp.b_eq.size else None, bounds=np.column_stack([np.zeros(lp.columns), lp.upper]), method="highs",
+    )
+    assert result.status == 0
+    return -result.fun
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lagrangian_bound_from_any_nonnegative_duals_is_above_the_lp_optimum(seed: int):
+    """Weak duality: random duals (>= 0 on <= rows, free on equalities) never bound below the optimum; optimal ones are tight."""
+    instance = build_instance(generate_scenario("tiny", seed), candidates_per_meeting=None)
+    program = selection_program(instance)
+    lp = program.lp("objective")
+    optimum = _optimum(program)
+    rng = np.random.default_rng(seed)
+    for scale in (0.0, 0.1, 1.0, 10.0, 100.0):
+        y_ub = scale * rng.random(lp.b_ub.size)
+        y_eq = scale * rng.normal(size=lp.b_eq.size)
+        assert lp.bound(y_ub, y_eq) >= optimum - 1e-6
+    # With the simplex's duals the bound is the optimum itself (so the signs are right).
+    x = program.solve("objective", math.inf, method="highs")
+    assert x is not None and program.bound == pytest.approx(optimum, abs=1e-6)
+    eq_tags = set(program.eq_tags)
+    assert all(d >= 0 for tag, d in program.duals.items() if tag not in eq_tags)
+    # The tagged duals alone (walking cuts at 0, as PricedBound prices them) still bound it.
+    y_ub = np.array([program.duals.get(tag, 0.0) if tag is not None else 0.0 for tag in program.row_tags])
+    y_eq = np.array([program.duals.get(tag, 0.0) if tag is not None else 0.0 for tag in program.eq_tags])
+    assert lp.bound(y_ub, y_eq) >= optimum - 1e-6
+    with pytest.raises(ValueError):
+        lp.bound(-np.ones(lp.b_ub.size), np.zeros(lp.b_eq.size))
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_pdlp_path_bounds_the_optimum_and_rounds_to_a_valid_selection(seed: int):
+    """Forced PDLP on a tiny fair: its bound is >= the HiGHS optimum, and its rounding keeps every count rule."""
+    instance = build_instance(generate_scenario("tiny", seed), candidates_per_meeting=None)
+    highs = select_days(instance, method="highs")
+    pdlp = select_days(instance, method="pdlp")
+    assert pdlp.bound >= highs.bound - 1e-6
+    assert pdlp.bound <= highs.bound * 1.01  # approximate duals, but close
+    program = selection_program(instance)
+    chosen = set(pdlp.day_of.items())
+    for columns, capacity in program.limits:
+        assert sum(program.keys[col] in chosen for col in columns) <= capacity
+    assert pdlp.objective == _score(instance, pdlp.day_of)
+    assert pdlp.objective >= 0.97 * highs.objective  # the restricted vertex rounds about as well as the simplex's
+    committed = {c.index for c in instance.candidates if c.request_level == "must" or c.pinned_slot is not None}
+    assert committed <= set(pdlp.day_of)
+    again = select_days(instance, method="pdlp")  # deterministic
+    assert again.day_of == pdlp.day_of and again.bound == pdlp.bound
+
+
+def test_pdlp_is_the_fallback_when_highs_fails(monkeypatch):
+    """A HiGHS solve that does not finish leaves the LP to PDLP, which still bounds and rounds."""
+    from matchmaker.selection import SelectionProgram
+
+    instance = build_instance(generate_scenario("tiny", 0), candidates_per_meeting=None)
+    optimum = _optimum(selection_program(instance))
+    monkeypatch.setattr(SelectionProgram, "_solve_highs", lambda self, lp, time_limit: None)
+    selection = select_days(instance, time_limit=60.0)
+    assert selection.bound is not None and selection.bound >= optimum - 1e-6
+    assert selection.day_of and selection.objective <= selection.bound + 1e-6
+
+
+def test_large_programs_go_to_pdlp(monkeypatch, caplog):
+    import logging
+
+    import matchmaker.selection as selection_module
+
+    monkeypatch.setattr(selection_module, "PDLP_COLUMNS", 0)
+    instance = build_instance(generate_scenario("tiny", 1), candidates_per_meeting=None)
+    with caplog.at_level(logging.INFO, logger="matchmaker.selection"):
+        selection = select_days(instance)
+    assert "PDLP" in caplog.text and "restricted HiGHS" in caplog.text
+    assert selection.bound >= _optimum(selection_program(instance)) - 1e-6
+    bounds = lp_bounds(instance)
+    assert bounds is not None and bounds.value >= math.floor(_optimum(selection_program(instance), "value") + 1e-6)
+
+
+def test_priced_bound_from_pdlp_duals_covers_pairs_the_lp_never_saw():
+    """PDLP's approximate duals, tagged like the simplex's, price every pair into a valid bound."""
+    scenario = generate_scenario("anping", 0)
+    full_lp = select_days(build_instance(scenario, candidates_per_meeting=None), method="highs").bound
+    kept = select_days(build_instance(scenario, 3, prune_while_matching=True), method="pdlp")
+    priced = PricedBound(kept.program)
+    build_instance(scenario, candidates_per_meeting=None, per_buyer=priced.visit)
+    assert priced.value >= full_lp
+
+
+def test_priced_bound_from_any_duals_bounds_the_lp_over_every_pair(monkeypatch):
+    """Weak duality for both of PricedBound's forms: arbitrary tagged duals (>= 0, free on equalities), priced over
+    every pair, never fall below the LP optimum over every pair without walking cuts (which the bound drops)."""
+    import matchmaker.selection as selection_module
+
+    scenario = generate_scenario("tiny", 2)
+    every = build_instance(scenario, candidates_per_meeting=None)
+    monkeypatch.setattr(selection_module, "_add_walking_cuts", lambda instance, program: None)
+    optimum = _optimum(selection_program(every))
+    kept = build_instance(scenario, 1, prune_while_matching=True)
+    program = selection_program(kept)
+    tags = [t for t in program.row_tags if t is not None] + [t for t in program.eq_tags if t is not None]
+    eq_tags = set(program.eq_tags)
+    rng = np.random.default_rng(7)
+    for scale in (0.0, 1.0, 5.0, 30.0):
+        program.duals = {t: (rng.normal() if t in eq_tags else rng.random()) * scale for t in tags}
+        priced = PricedBound(program)
+        build_instance(scenario, candidates_per_meeting=None, per_buyer=priced.visit)
+        assert priced.value >= optimum - 1e-6
+        assert priced.value <= priced._bound(buyer_rows=True) + 1e-6  # the buyer subproblems never loosen it
+
+
+def test_priced_bound_keeps_a_buyers_cap_without_its_dual():
+    """With no duals at all, a buyer's part of the bound is its cap's worth of best pairs, not every pair."""
+    data = make_scenario(
+        [{"id": "B1", "max_meetings": 2}], ["E1", "E2", "E3"], slots=3,
+        requests=[want("B1", "E1", by="both"), want("B1", "E2"), want("B1", "E3", by="both")],
+    )
+    scenario = as_scenario(data)
+    instance = build_instance(scenario, candidates_per_meeting=None)
+    optimum = select_days(instance, method="highs").bound
+    program = selection_program(instance)
+    program.duals = {}
+    priced = PricedBound(program)
+    build_instance(scenario, candidates_per_meeting=None, per_buyer=priced.visit)
+    assert priced.value == pytest.approx(optimum)
+    assert priced._bound(buyer_rows=True) > optimum  # every pair on every day, as before
