@@ -248,7 +248,6 @@ def solve_instance(
         time_limit=options.time_limit,
         deterministic=options.deterministic,
         strategy=strategy,
-        greedy_meetings=0,
     )
 
     def start() -> dict[int, int]:
