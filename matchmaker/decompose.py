@@ -63,21 +63,22 @@ class DayTimetable:
 
 def solve_decomposed(instance: Instance, start: dict[int, int], run: Run, info: SolverInfo) -> dict[int, int]:
     """Selection, then each day's timetable, then a safe merge with the greedy ``start`` schedule."""
-    # The LP gets up to half the time left (it usually needs a few seconds); a
-    # deterministic run must not stop it by the clock.
+    # The LP gets up to half the time left (a few seconds at Anping, about a minute
+    # at xl through PDLP); a deterministic run stops it by iteration counts only.
     selection = select_days(instance, math.inf if run.options.deterministic else LP_SHARE * run.remaining())
     info.stage_status = {"selection": selection.status}
     bound = None
     if selection.objective is None:
-        # No LP answer in time (the xl preset): the days of the greedy schedule are
-        # the selection, so the day parts still improve value and compactness.
+        # No LP answer in time (a very short limit): the days of the greedy schedule
+        # are the selection, so the day parts still improve value and compactness.
         selection = Selection({c: instance.grid.slots[s].day for c, s in start.items()}, "GREEDY", None, None)
         info.stage_status["selection"] = "GREEDY"
     else:
         bound = selection.bound
     if bound is not None and len(instance.candidates) < instance.candidates_before_pruning and selection.program is not None:
         # The LP saw only the kept pairs: price every matching pair with its duals
-        # (a second matching pass, keeping nothing) for a bound on the whole fair.
+        # (a second matching pass, keeping nothing) for a bound on the whole fair;
+        # PDLP's approximate duals serve as well as the simplex's (weak duality).
         priced = PricedBound(selection.program)
         build_instance(instance.scenario, candidates_per_meeting=None, per_buyer=priced.visit)
         bound = max(bound, priced.value)
