@@ -16,7 +16,6 @@ import logging
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations, pairwise
 
@@ -115,13 +114,14 @@ class SelectionProgram:
             np.array([rhs for _cols, rhs in self._eq], dtype=float), np.array(self.columns_upper, dtype=float),
         )
 
-    def solve(self, objective: str, time_limit: float, method: str = "auto") -> np.ndarray | None:
+    def solve(self, objective: str, time_limit: float, method: str = "auto", duals_only: bool = False) -> np.ndarray | None:
         """Maximize "objective", "value" or "meetings"; the column values to round, or None.
 
         Sets ``bound`` (no point of the LP does better) and ``duals``. "highs" is
         HiGHS' dual simplex on the whole program, "pdlp" the first-order path of
         `_solve_pdlp`; "auto" takes HiGHS up to PDLP_COLUMNS columns (and PDLP
-        with any time it leaves if it fails), PDLP above.
+        with any time it leaves if it fails), PDLP above. ``duals_only``: the
+        caller only prices with the duals, so PDLP skips its vertex for rounding.
         """
         started = time.monotonic()
         lp = self.lp(objective)
@@ -134,7 +134,7 @@ class SelectionProgram:
                 return x
             logger.info("selection LP: HiGHS did not finish; PDLP with the %.1fs left", left)
             time_limit = left
-        return self._solve_pdlp(lp, time_limit)
+        return self._solve_pdlp(lp, time_limit, duals_only)
 
     def _solve_highs(self, lp: LinearProgram, time_limit: float) -> np.ndarray | None:
         result = _highs(lp, np.arange(lp.columns), lp.gain, time_limit)
@@ -146,7 +146,7 @@ class SelectionProgram:
         self.bound = float(np.dot(result.x, lp.gain))
         return result.x
 
-    def _solve_pdlp(self, lp: LinearProgram, time_limit: float) -> np.ndarray | None:
+    def _solve_pdlp(self, lp: LinearProgram, time_limit: float, duals_only: bool = False) -> np.ndarray | None:
         """PDLP for duals and the bound, then HiGHS over the columns those duals price near zero.
 
         A first-order method gives approximate duals fast where the simplex stalls
@@ -192,7 +192,7 @@ class SelectionProgram:
             solve_log_pb2.TerminationReason.Name(log.termination_reason), log.iteration_count, log.solve_time_sec, self.bound,
         )
         x = np.clip(np.asarray(result.primal_solution), 0.0, lp.upper)
-        if lp.columns == 0:
+        if lp.columns == 0 or duals_only:
             return x
         # Restricted program: columns priced near zero or better, every helper column (some enter
         # rows with -1 and keep it feasible), every column of an equality row.
