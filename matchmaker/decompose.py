@@ -141,12 +141,11 @@ def solve_decomposed(instance: Instance, start: dict[int, int], run: Run, info: 
     def committed(c: int) -> bool:
         return instance.candidates[c].request_level == "must" or instance.candidates[c].pinned_slot is not None
 
-    order = (
-        [(c, s) for c, s in preferred if committed(c)]
-        + [(c, s) for c, s in sorted(start.items()) if committed(c)]
-        + [(c, s) for c, s in preferred if not committed(c)]
-        + sorted(start.items())
+    commitments = _place_commitments_first(
+        instance,
+        [(c, s) for c, s in preferred if committed(c)] + [(c, s) for c, s in sorted(start.items()) if committed(c)],
     )
+    order = commitments + [(c, s) for c, s in preferred if not committed(c)] + sorted(start.items())
     final = greedy_schedule(instance, order)
     info.proven_optimal_parts = proven
     if not final.complete:  # a failed day's commitments clashed with another day's: keep the safe schedule
@@ -157,6 +156,22 @@ def solve_decomposed(instance: Instance, start: dict[int, int], run: Run, info: 
         return final.placed
     budget = math.inf if run.options.deterministic else max(0.1, run.remaining() - 0.5 * reserve)
     return close_idle_gaps(instance, final.placed, budget)
+
+
+def _place_commitments_first(instance: Instance, order: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Every must/pinned meeting placed among the commitments alone: ``order`` first, any free slot for the rest.
+
+    A must whose preferred slot clashes (its day failed, and the greedy start had it on a
+    day whose timetable is now full; xl lost one that way) then still finds a slot before
+    any optional meeting takes it. Returns (candidate, slot) placements in the full instance.
+    """
+    committed = sorted({c.index for c in instance.candidates if c.request_level == "must" or c.pinned_slot is not None})
+    if not committed:
+        return []
+    sub, original = restrict(instance, committed)
+    position = {c: i for i, c in enumerate(original)}
+    placed = greedy_schedule(sub, [(position[c], s) for c, s in order if c in position]).placed
+    return [(original[i], s) for i, s in sorted(placed.items())]
 
 
 @dataclass
