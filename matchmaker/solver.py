@@ -127,12 +127,9 @@ class Run:
         params.log_to_stdout = False
         solver.log_callback = lambda line: logger.debug("cp-sat: %s", line)
 
-    def run(
-        self, model: cp_model.CpModel, budget: float, stage: str, lp_heavy: bool = False, presolve: bool = True
-    ) -> tuple[cp_model.CpSolver, int]:
+    def run(self, model: cp_model.CpModel, budget: float, stage: str, lp_heavy: bool = False) -> tuple[cp_model.CpSolver, int]:
         solver = cp_model.CpSolver()
         self.configure(solver, budget, lp_heavy)
-        solver.parameters.cp_model_presolve = presolve
         callback = _ProgressCallback(stage, self.started, self.options.on_progress) if self.options.on_progress else None
         status = solver.solve(model, callback)
         logger.info("%s: %s in %.2fs", stage, solver.status_name(status), solver.wall_time)
@@ -151,11 +148,7 @@ def _place_commitments(instance: Instance, run: Run) -> list[tuple[int, int]]:
         return []
     sub, original = restrict(instance, committed)
     built = build_model(sub, objective=False)
-    # Without presolve a placement is usually found at once (tic-13crafc: 0.2 s against 0.8 s);
-    # presolve then gets its turn when that is not enough, e.g. to prove the commitments conflict.
-    solver, status = run.run(built.model, run.budget(0.02, 0.02), "commitments (no presolve)", presolve=False)
-    if status == cp_model.UNKNOWN:
-        solver, status = run.run(built.model, run.budget(0.2, 0.2), "commitments", lp_heavy=_breaks(instance))
+    solver, status = run.run(built.model, run.budget(0.2, 0.2), "commitments", lp_heavy=_breaks(instance))
     if status == cp_model.INFEASIBLE:
         raise InfeasibleError(conflicting_commitments(sub, run.options))
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
