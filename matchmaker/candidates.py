@@ -13,11 +13,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .scenario import Scenario, Weights
 from .slots import SlotGrid, build_slot_grid
+
+if TYPE_CHECKING:
+    from .pricing import ColumnPool
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +94,9 @@ class Instance:
     # Precedences as ((side A, side B) before (side A, side B)) party-index pairs; the
     # model finds the candidates by pair, so sub-instances (restrict) stay consistent.
     precedences: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)
+    # Every matching pair as arrays, when the candidates are only some of them (fairs
+    # too large to hold them all): column generation prices them (pricing.py).
+    pool: ColumnPool | None = None
 
     @property
     def must_candidates(self) -> list[Candidate]:
@@ -111,7 +118,8 @@ def restrict(instance: Instance, chosen: list[int], slots: set[int] | None = Non
         kept = c.slots if slots is None else [s for s in c.slots if s in slots]
         subset.append(dataclasses.replace(c, index=len(subset), slots=kept))
     new_weights = instance.weights.model_copy(update=weights) if weights else instance.weights
-    return dataclasses.replace(instance, candidates=subset, weights=new_weights), list(chosen)
+    # The pool (every pair of the fair) stays with the whole fair: parts are sent to other processes.
+    return dataclasses.replace(instance, candidates=subset, weights=new_weights, pool=None), list(chosen)
 
 
 def pair_value(weights: Weights, interest: int, common_sector: bool, by: str | None, priority: int) -> int:
@@ -166,18 +174,16 @@ def build_instance(
     candidates_per_meeting: int | None = DEFAULT_CANDIDATES_PER_MEETING,
     candidates_per_exhibitor: int = DEFAULT_CANDIDATES_PER_EXHIBITOR,
     forced_pairs: set[tuple[str, str]] = frozenset(),
-    prune_while_matching: bool = False,
-    per_buyer: Callable[[list[Candidate]], list[Candidate]] | None = None,
+    exhibitors_of: Callable[[int], Iterable[int]] | None = None,
 ) -> Instance:
     """Match buyers with exhibitors and prune to the candidates worth modelling.
 
     ``candidates_per_meeting=None`` disables pruning (every matching pair is kept).
-    ``prune_while_matching`` applies the per-buyer part of the pruning to each
-    buyer's pairs as they are made (the per-exhibitor part is skipped), so fairs
-    with millions of matching pairs never hold them all. ``per_buyer`` sees each
-    buyer's pairs and returns those to keep (e.g. to price them and keep none).
     ``forced_pairs`` (buyer id, exhibitor id) are candidates whatever their
     interests and are never pruned (e.g. the meetings of a previous schedule).
+    ``exhibitors_of(buyer)`` replaces matching by interests with the given
+    exhibitor numbers (0-based); requested, pinned and forced pairs are always
+    added (``exhibitors_of=lambda b: ()`` makes only those).
     """
     grid = build_slot_grid(scenario)
     weights = scenario.weights
@@ -233,14 +239,15 @@ def build_instance(
     session_of = {(r.buyer, r.exhibitor): r.session for r in scenario.requests if r.session is not None}
     session_slots = {name: set(slots_of_session(grid, name)) for name in ("morning", "afternoon")}
 
-    matched = 0  # matching pairs, whatever is kept
     for b_index, buyer in enumerate(scenario.buyers):
         pool = set()
-        for category in buyer.interests:
-            pool.update(by_category.get(category, ()))
+        if exhibitors_of is not None:
+            pool.update(exhibitors_of(b_index))
+        else:
+            for category in buyer.interests:
+                pool.update(by_category.get(category, ()))
         pool.update(exhibitors_by_id[e] for e in requested_by_buyer.get(buyer.id, ()))
         buyer_sectors = set(buyer.sectors)
-        own: list[Candidate] = []
         for e_index in sorted(pool):
             exhibitor = scenario.exhibitors[e_index]
             key = (buyer.id, exhibitor.id)
@@ -265,7 +272,7 @@ def build_instance(
                 continue
             location = scenario.meeting_location(exhibitor)
             loc_index = location_index[location]
-            own.append(
+            candidates.append(
                 Candidate(
                     index=-1,
                     buyer=b_index,
@@ -281,27 +288,16 @@ def build_instance(
                 )
             )
 
-        matched += len(own)
-        if prune_while_matching and candidates_per_meeting is not None:
-            own = _best_of_buyer(own, parties, candidates_per_meeting, set(forced_pairs))
-        candidates.extend(own if per_buyer is None else per_buyer(own))
-
-    from_buyers = len(candidates)
     if scenario.participants:
         _participant_candidates(
             scenario, grid, parties, party_index, free_sets, requests, blocked, pinned, session_of, session_slots,
             language_index, capacity, location_index, hall_index, candidates, dropped,
         )
 
-    # Event-wide fairness: every exhibitor someone is interested in gets a minimum.
-    floor = scenario.fairness.exhibitor_min_meetings
-    if floor:
-        wanted = {c.exhibitor for c in candidates}
-        for party in wanted:
-            parties[party].min_meetings = max(parties[party].min_meetings, min(floor, parties[party].max_meetings))
+    raise_exhibitor_minimums(scenario, parties, {c.exhibitor for c in candidates})
 
-    before = matched + len(candidates) - from_buyers  # brokerage pairs are never pruned while matching
-    if candidates_per_meeting is not None and not prune_while_matching:
+    before = len(candidates)
+    if candidates_per_meeting is not None:
         keep = {(parties[c.buyer].id, parties[c.exhibitor].id) for c in candidates} & set(forced_pairs)
         candidates = _prune(candidates, parties, candidates_per_meeting, candidates_per_exhibitor, keep)
     for index, candidate in enumerate(candidates):
@@ -330,6 +326,13 @@ def build_instance(
             for p in scenario.precedences
         ],
     )
+
+
+def raise_exhibitor_minimums(scenario: Scenario, parties: list[Party], wanted: set[int]) -> None:
+    """Event-wide fairness: every exhibitor someone is interested in (``wanted``) gets the fair's minimum."""
+    floor = scenario.fairness.exhibitor_min_meetings
+    for party in wanted if floor else ():
+        parties[party].min_meetings = max(parties[party].min_meetings, min(floor, parties[party].max_meetings))
 
 
 def slots_of_session(grid: SlotGrid, name: str) -> list[int]:
@@ -426,21 +429,6 @@ def prune_instance(
     candidates = [dataclasses.replace(c, index=i) for i, c in enumerate(kept)]
     logger.info("candidates: %d matching pairs, %d kept after pruning", instance.candidates_before_pruning, len(candidates))
     return dataclasses.replace(instance, candidates=candidates)
-
-
-def _best_of_buyer(own: list[Candidate], parties: list[Party], per_meeting: int, forced: set[tuple[str, str]]) -> list[Candidate]:
-    """One buyer's share of ``_prune``: requests, pins, forced pairs and its best ``per_meeting x cap`` pairs."""
-    if not own:
-        return own
-    limit = max(1, per_meeting * parties[own[0].buyer].max_meetings)
-    key = _prune_order(parties)
-    ranked = sorted(own, key=key)
-    best = {id(c) for c in ranked[:limit]}
-    return [
-        c for c in own
-        if id(c) in best or c.request_level is not None or c.pinned_slot is not None
-        or (parties[c.buyer].id, parties[c.exhibitor].id) in forced
-    ]
 
 
 def _prune_order(parties: list[Party]) -> Callable[[Candidate], tuple]:

@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING
 
 from ortools.sat.python import cp_model
 
-from .candidates import Candidate, Instance, build_instance, restrict
+from .candidates import Candidate, Instance, restrict
 from .greedy import greedy_schedule
 from .model import build_model
-from .polish import close_idle_gaps
+from .polish import close_idle_gaps, insert_meetings
 from .schedule import SolverInfo
-from .selection import PricedBound, Selection, select_days
+from .pricing import bound_over_pool
+from .selection import Selection, select_days
 
 if TYPE_CHECKING:
     from .solver import Run, SolveOptions
@@ -48,6 +49,8 @@ MIN_DAY_SECONDS = 1.0  # below this per day, timetabling is skipped (building a 
 KEEP_SHARE = 0.7  # of what is left of a day's value phase, for one attempt to timetable the selection
 MAX_RELEASES = 3  # unsatisfiable cores whose pairs a day may make optional before it gives up on the selection
 SPARES_PER_BUYER = 3  # unselected pairs a day's timetable may use instead of selected ones
+DAY_MODEL_MAX_VARIABLES = 200_000  # (pair, slot) variables above which a day keeps its greedy timetable
+INSERT_SHARE = 0.5  # of the time left after the merge, for putting in selected meetings the days left out
 
 
 @dataclass
@@ -75,14 +78,11 @@ def solve_decomposed(instance: Instance, start: dict[int, int], run: Run, info: 
         info.stage_status["selection"] = "GREEDY"
     else:
         bound = selection.bound
-    if bound is not None and len(instance.candidates) < instance.candidates_before_pruning and selection.program is not None:
-        # The LP saw only the kept pairs: price every matching pair with its duals
-        # (a second matching pass, keeping nothing) for a bound on the whole fair;
-        # PDLP's approximate duals serve as well as the simplex's (weak duality).
-        priced = PricedBound(selection.program)
-        build_instance(instance.scenario, candidates_per_meeting=None, per_buyer=priced.visit)
-        bound = max(bound, priced.value)
-        logger.info("priced bound over all %d pairs: %.1f (LP over kept pairs %.1f)", instance.candidates_before_pruning, priced.value, selection.bound)
+    if bound is not None and instance.pool is not None and selection.program is not None:
+        # The candidates are only some of the fair's pairs: price every pair with the
+        # duals (those of the column generation rounds too) for a bound on the whole fair.
+        bound = max(bound, bound_over_pool(instance, selection.program))
+        logger.info("bound over all %d pairs: %.1f (LP over the candidates %.1f)", instance.candidates_before_pruning, bound, selection.bound)
     if not selection.day_of:
         info.status, info.fallback = selection.status, True
         return start
@@ -152,10 +152,23 @@ def solve_decomposed(instance: Instance, start: dict[int, int], run: Run, info: 
         logger.warning("decomposition lost a must/pinned meeting; returning the greedy schedule")
         info.fallback = True
         return start
+    placed = final.placed
+    # Selected meetings no timetable placed (xl's days of 17,000 meetings keep their greedy
+    # timetable) go in by Kempe-chain swaps or in place of less valuable ones, most valuable
+    # first; then (runs with a clock) any other pair, as long as the time lasts.
+    def by_value(c: int) -> tuple[int, int]:
+        return -instance.candidates[c].value, c
+
+    missing = sorted((c for c in selection.day_of if c not in placed), key=by_value)
+    if not run.options.deterministic:
+        missing += sorted((c.index for c in instance.candidates if c.index not in placed and c.index not in selection.day_of), key=by_value)
+    if missing and not instance.precedences:
+        budget = math.inf if run.options.deterministic else INSERT_SHARE * max(0.1, run.remaining() - 0.5 * reserve)
+        placed = insert_meetings(instance, placed, missing, budget)
     if instance.weights.idle_gap == 0:
-        return final.placed
+        return placed
     budget = math.inf if run.options.deterministic else max(0.1, run.remaining() - 0.5 * reserve)
-    return close_idle_gaps(instance, final.placed, budget)
+    return close_idle_gaps(instance, placed, budget)
 
 
 def _place_commitments_first(instance: Instance, order: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -251,6 +264,12 @@ def _timetable_day(part: DayPart, run: Run, budget: float) -> DayTimetable:
         _requiring(value_only, required), [(i, part.start[i]) for i in sorted(required) if i in part.start]
     ).placed
     placed, status, left, build_seconds = None, "UNKNOWN", budget, 0.0
+    if sum(len(c.slots) for c in sub.candidates) > DAY_MODEL_MAX_VARIABLES:
+        # CP-SAT found no timetable for xl's days (27,000 pairs x 15 slots) in a minute each, and
+        # building each model took 20 s: the greedy's timetable stands, and the merge's chain
+        # insertion (polish.insert_meetings) puts in the selected meetings it left out.
+        logger.info("day %s: %d candidates, too many for a day model; greedy placed %d", label, len(original), len(hint))
+        return DayTimetable(sub, original, hint, "UNKNOWN", math.inf)
     for _ in range(MAX_RELEASES + 1):
         keep = _requiring(value_only, selected - released)  # the spares stay optional
         placed, status, spent, build_seconds = _solve_value(keep, hint, run, left * KEEP_SHARE, f"day {label} keep")
@@ -384,7 +403,7 @@ def _compact_day(day_timetable: DayTimetable, day: int, run: Run, budget: float)
     sub, original, placed = day_timetable.sub, day_timetable.original, day_timetable.placed
     as_placed = [(original[c], s) for c, s in placed.items()]
     # On very large days, building the model would take all the time (wall-clock runs only).
-    too_large = not run.options.deterministic and day_timetable.build_seconds >= budget
+    too_large = day_timetable.build_seconds == math.inf or (not run.options.deterministic and day_timetable.build_seconds >= budget)
     if sub.weights.idle_gap == 0 or not placed or too_large:
         return as_placed
     started = run.elapsed()

@@ -34,7 +34,6 @@ PDLP_ITERATIONS = 5_000  # the stop of deterministic runs (large took 704, xl 32
 PDLP_SHARE = 0.5  # of the LP's time for PDLP when time is limited; the restricted HiGHS solve gets the rest
 MIN_PDLP_SECONDS = 2.0  # below this, no PDLP after a failed HiGHS solve
 RESTRICT_MARGIN = 1.0  # columns whose reduced cost under PDLP's duals is above -this join the restricted solve (0.1 missed optimal columns at Anping)
-PRICE_IN_PER_MEETING = 1  # pairs PricedBound.visit offers per buyer, per meeting of its cap
 TIE_BREAK = 0.01  # largest perturbation of a column's gain in the restricted solve (values are integers)
 
 @dataclass
@@ -43,7 +42,7 @@ class Selection:
     status: str  # OPTIMAL / FEASIBLE / UNKNOWN
     objective: float | None  # value - min_shortfall * shortfall of the selection
     bound: float | None  # no selection (so no schedule over these candidates) does better
-    program: SelectionProgram | None = None  # the LP, with the duals of its solve (for PricedBound)
+    program: SelectionProgram | None = None  # the LP, with the duals of its solve (for pricing.price)
 
 
 class SelectionProgram:
@@ -78,7 +77,7 @@ class SelectionProgram:
         return len(self.columns_upper) - 1
 
     def at_most(self, terms: list[tuple[int, float]], rhs: float, tag: tuple | None = None) -> None:
-        """sum coef x <= rhs; ``tag`` names rows whose dual prices pairs outside the program (see PricedBound)."""
+        """sum coef x <= rhs; ``tag`` names rows whose dual prices pairs outside the program (see pricing.price)."""
         row = len(self._upper)
         self.row_tags.append(tag)
         for col, coef in terms:
@@ -225,7 +224,7 @@ class SelectionProgram:
         return x
 
     def _set_duals(self, y_ub: np.ndarray, y_eq: np.ndarray) -> None:
-        """Tag -> dual of the max problem (>= 0 on <= rows, free on equalities), for PricedBound."""
+        """Tag -> dual of the max problem (>= 0 on <= rows, free on equalities), for pricing.price."""
         self.duals = {tag: float(d) for tag, d in zip(self.row_tags, y_ub) if tag is not None and abs(d) > 1e-12}
         self.duals.update({tag: float(d) for tag, d in zip(self.eq_tags, y_eq) if tag is not None})
 
@@ -464,149 +463,3 @@ def score(instance: Instance, chosen: dict[int, int]) -> int:
         count[instance.candidates[c].exhibitor] += 1
     shortfall = sum(max(0, p.min_meetings - count[i]) for i, p in enumerate(instance.parties))
     return sum(instance.candidates[c].value for c in chosen) - instance.weights.min_shortfall * shortfall
-
-
-class PricedBound:
-    """A bound over EVERY matching pair from the duals of a selection LP over only some of them.
-
-    For multipliers pi >= 0 on valid rows (caps per participant and day, per
-    participant, tables and interpreters per day, the minimum-meeting rows, and a
-    pair's once-only row where the LP had one), weak duality gives
-
-        objective <= sum_r pi_r b_r + sum_p m_p max(0, pi_short_p - W_min)
-                     + sum_{pairs c, days d} max(0, v_c - pi . A_(c,d)),
-
-    whatever pairs the LP saw. Walking cuts are dropped (pi = 0), which only
-    loosens it. The right-hand side of a participant's day cap is recomputed
-    from all its pairs. A second bound keeps each buyer's own rows (its cap,
-    a pair on one day) instead of pricing them: per buyer, the sum of its
-    ``max_meetings`` best pairs' reduced costs without the buyer's duals. It is
-    never looser buyer by buyer, and much tighter where the LP saw too few of a
-    buyer's pairs to price its cap (a buyer with dual 0 adds every outside pair
-    on every day to the first). ``value`` is the smaller. Feed every buyer's
-    pairs to ``visit`` (it keeps none), e.g. through
-    ``build_instance(..., per_buyer=priced.visit)``, then read ``value``.
-    """
-
-    def __init__(self, program: SelectionProgram):
-        instance = program.instance
-        duals = program.duals
-        self._duals = duals
-        self._instance = instance
-        self._days_of_slot = [slot.day for slot in instance.grid.slots]
-        # Per participant and day, what a meeting there pays: its day cap, its cap, minus its minimum's credit.
-        self._party_cost: dict[tuple[int, int], float] = defaultdict(float)
-        self._party_flat = defaultdict(float)
-        for tag, dual in duals.items():
-            if tag[0] == "party":
-                self._party_flat[tag[1]] += dual
-            elif tag[0] == "short":
-                self._party_flat[tag[1]] -= dual
-        self._in_program = {
-            (instance.candidates[c].buyer, instance.candidates[c].exhibitor): c for c, _d in program.keys
-        }
-        self._usable: dict[tuple[int, int], set[int]] = defaultdict(set)
-        self._pairs_value = 0.0
-        self._buyers_value = 0.0  # the second bound's per-buyer subproblems
-        # What a meeting costs a party's own rows (caps, minimum credit) when its rows are priced.
-        self._short = {tag[1]: dual for tag, dual in duals.items() if tag[0] == "short"}
-
-    def visit(self, own: list) -> list:
-        """Price one buyer's pairs; returns those outside the LP that a day prices positively (worth adding).
-
-        At most PRICE_IN_PER_MEETING x the buyer's cap of them, best reduced
-        cost first: where the LP saw only each buyer's most valuable pairs, the
-        popular exhibitors fill up and most other pairs price positively (xl:
-        953k of 4.8M), far more than one LP can take; a buyer can only use its
-        cap's worth. The bound still counts every positive reduced cost.
-        """
-        duals, grid_day = self._duals, self._days_of_slot
-        if not own:
-            return []
-        buyer = own[0].buyer
-        attractive = []
-        priced = 0.0  # the buyer's pairs with its rows priced
-        own_rows = duals.get(("party", buyer), 0.0) * self._instance.parties[buyer].max_meetings
-        best_pair: list[float] = []  # per pair, its best day's gain with the buyer's rows kept
-        by_day_gain: dict[int, list[float]] = defaultdict(list)
-        days_seen: set[int] = set()
-        for c in own:
-            best = 0.0
-            by_day: dict[int, list[int]] = defaultdict(list)
-            for s in c.slots:
-                by_day[grid_day[s]].append(s)
-            known = self._in_program.get((c.buyer, c.exhibitor))
-            once = duals.get(("once", known), 0.0) if known is not None else 0.0
-            own_rows += once
-            own_best = 0.0
-            days_seen.update(by_day)
-            for d, slots in by_day.items():
-                self._usable[(c.buyer, d)].update(slots)
-                self._usable[(c.exhibitor, d)].update(slots)
-                others = (
-                    c.value - duals.get(("party_day", c.exhibitor, d), 0.0) - self._party_flat[c.exhibitor]
-                    - duals.get(("location_day", c.location, d), 0.0)
-                    - (duals.get(("language_day", c.interpreter, d), 0.0) if c.interpreter is not None else 0.0)
-                )
-                reduced = others - once - duals.get(("party_day", c.buyer, d), 0.0) - self._party_flat[c.buyer]
-                if reduced > 0:
-                    priced += reduced
-                    best = max(best, reduced)
-                gain = others + self._short.get(c.buyer, 0.0)
-                if gain > 0:
-                    by_day_gain[d].append(gain)
-                    own_best = max(own_best, gain)
-            if own_best > 0:
-                best_pair.append(own_best)
-            if best > 0 and known is None:
-                attractive.append((best, c))
-        self._pairs_value += priced
-        # The buyer's part of the bound: with its rows priced, or its subproblem (rows kept) relaxed
-        # to its cap alone or to its day caps alone, whichever is smallest (each is an upper bound).
-        info = self._instance.parties[buyer]
-        day_caps = {}
-        for d in days_seen:
-            usable = len(self._usable[(buyer, d)])
-            day_caps[d] = usable if info.max_per_day is None else min(info.max_per_day, usable)
-            own_rows += duals.get(("party_day", buyer, d), 0.0) * day_caps[d]
-        best_pair.sort(reverse=True)
-        by_cap = sum(best_pair[: info.max_meetings])
-        by_days = sum(sum(sorted(gains, reverse=True)[: day_caps[d]]) for d, gains in by_day_gain.items())
-        self._buyers_value += min(own_rows + priced, by_cap, by_days)
-        if not attractive:
-            return []
-        limit = PRICE_IN_PER_MEETING * info.max_meetings
-        attractive.sort(key=lambda pair: (-pair[0], -pair[1].value, pair[1].exhibitor))
-        return [c for _reduced, c in attractive[:limit]]
-
-    @property
-    def value(self) -> float:
-        """The smaller of the two bounds (both valid for every schedule over every visited pair)."""
-        return min(self._bound(buyer_rows=True), self._bound(buyer_rows=False))
-
-    def _bound(self, buyer_rows: bool) -> float:
-        """sum pi b over the priced rows plus the pairs' part; ``buyer_rows=False`` leaves buyers' rows to their subproblems."""
-        instance = self._instance
-        total = self._pairs_value if buyer_rows else self._buyers_value
-        for tag, dual in self._duals.items():
-            kind = tag[0]
-            if not buyer_rows and (kind == "once" or (kind in ("party_day", "party") and not instance.is_exhibitor(tag[1]))):
-                continue
-            if kind == "party_day":
-                party, d = tag[1], tag[2]
-                cap = instance.parties[party].max_per_day
-                usable = len(self._usable[(party, d)])
-                total += dual * (usable if cap is None else min(cap, usable))
-            elif kind == "party":
-                total += dual * instance.parties[tag[1]].max_meetings
-            elif kind == "location_day":
-                total += dual * instance.location_tables[tag[1]] * len(instance.grid.by_day[tag[2]])
-            elif kind == "language_day":
-                total += dual * sum(instance.interpreter_capacity[tag[1]][s] for s in instance.grid.by_day[tag[2]])
-            elif kind == "short":
-                minimum = instance.parties[tag[1]].min_meetings
-                total += -dual * minimum + minimum * max(0.0, dual - instance.weights.min_shortfall)
-            elif kind == "once":
-                total += dual
-        # A participant with a minimum whose row had no dual still has its shortfall column: worth nothing (>= 0 cost).
-        return total

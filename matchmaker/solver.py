@@ -28,9 +28,9 @@ from .errors import InfeasibleError, MatchmakerError
 from .explain import explain_schedule
 from .greedy import greedy_schedule
 from .model import build_model
+from .pricing import generate_columns, pooled_instance
 from .scenario import Scenario
 from .schedule import Schedule, SolverInfo
-from .selection import PricedBound, selection_program
 from .solution import build_schedule
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 BOUND_ITERATIONS = 12  # subgradient rounds of the flow bound; each is one min-cost flow
 BOUND_SHARE = 0.12  # of the time limit for refining the bound (the first round always runs)
 MONOLITHIC_MAX_VARIABLES = 40_000  # above this, presolve alone eats a 2-core budget
-COLUMN_GENERATION_SHARE = 0.3  # of the time left, for the first selection LP over the kept pairs
+COLUMN_GENERATION_SHARE = 0.3  # of the time left, for the column generation rounds of fairs too large to match whole
 STREAMING_PAIRS = 4_000_000  # buyers x exhibitors above which candidates are pruned while matching (xl: 10M)
 # Workers for assignment-like stages, best first (see Run.configure).
 LP_HEAVY_SUBSOLVERS = ["max_lp", "reduced_costs", "core", "default_lp", "quick_restart", "pseudo_costs", "no_lp", "lb_tree_search"]
@@ -182,10 +182,11 @@ def solve(scenario: Scenario, options: SolveOptions | None = None) -> Schedule:
     options = options or SolveOptions()
     run = Run(options)
     if options.strategy != "monolithic" and len(scenario.buyers) * len(scenario.exhibitors) > STREAMING_PAIRS:
-        # Millions of matching pairs would not fit in memory: keep each buyer's
-        # best while matching; the decomposition then prices all pairs for its bound.
-        kept = build_instance(scenario, options.candidates_per_meeting or DEFAULT_CANDIDATES_PER_MEETING, prune_while_matching=True)
-        return solve_instance(_price_in(kept, run), dataclasses.replace(options, strategy="decompose"), run)
+        # Millions of matching pairs: all held as arrays, each buyer's best as candidates;
+        # column generation adds those the selection LP's duals price in, and bounds them all.
+        pooled = pooled_instance(scenario, options.candidates_per_meeting or DEFAULT_CANDIDATES_PER_MEETING)
+        budget = math.inf if options.deterministic else COLUMN_GENERATION_SHARE * run.remaining()
+        return solve_instance(generate_columns(pooled, budget), dataclasses.replace(options, strategy="decompose"), run)
     every_pair = build_instance(scenario, candidates_per_meeting=None)
     instance = every_pair
     if options.candidates_per_meeting is not None:
@@ -195,25 +196,6 @@ def solve(scenario: Scenario, options: SolveOptions | None = None) -> Schedule:
         # cost, so pruning would only lose value (about 1% at Anping size).
         instance = every_pair
     return solve_instance(instance, options, run)
-
-
-def _price_in(kept: Instance, run: Run) -> Instance:
-    """One round of column generation: add the pairs the selection LP's duals price positively.
-
-    At Anping size one round takes the LP over a buyer's best pairs (4,600) to the
-    optimum over all 31,000 pairs with 590 more; later rounds added none.
-    """
-    # A deterministic run must not stop the LP by the clock; others give it part of the limit.
-    program = selection_program(kept)
-    budget = math.inf if run.options.deterministic else COLUMN_GENERATION_SHARE * run.remaining()
-    # Pricing needs the duals only: no vertex to round (xl: 35 s saved).
-    if program.solve("objective", budget, duals_only=True) is None:
-        return kept
-    priced = PricedBound(program)
-    extra = build_instance(kept.scenario, candidates_per_meeting=None, per_buyer=priced.visit).candidates
-    logger.info("column generation: %d pairs priced in", len(extra))
-    merged = kept.candidates + extra
-    return dataclasses.replace(kept, candidates=[dataclasses.replace(c, index=i) for i, c in enumerate(merged)])
 
 
 def _variables(instance: Instance) -> int:

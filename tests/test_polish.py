@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import as_scenario, make_scenario, only_slot, pin, slot_start, want
+from helpers import as_scenario, make_scenario, must, only_slot, pin, slot_start, want
 from matchmaker.candidates import build_instance
 from matchmaker.checker import check_schedule
 from matchmaker.generate import generate_scenario
 from matchmaker.greedy import greedy_schedule
-from matchmaker.polish import close_idle_gaps
+from matchmaker.polish import close_idle_gaps, insert_meetings
 from matchmaker.schedule import SolverInfo
 from matchmaker.solution import build_schedule, idle_gaps
 
@@ -91,3 +91,81 @@ def test_a_chain_swap_closes_a_gap_no_single_move_can():
 def test_a_chain_through_a_pinned_meeting_does_not_move():
     _scenario, instance, placed, _pair = _chained(pinned=True)
     assert close_idle_gaps(instance, placed) == placed
+
+
+def _three_pairs(**overrides):
+    """B1-E1 in slot 0 and B2-E2 in slot 1; B2-E1 fits in neither until B1-E1 moves to slot 1."""
+    data = make_scenario(["B1", "B2"], ["E1", "E2"], slots=2, **overrides)
+    instance = build_instance(as_scenario(data), candidates_per_meeting=None)
+    pair = {(instance.parties[c.buyer].id, instance.parties[c.exhibitor].id): c.index for c in instance.candidates}
+    return instance, pair
+
+
+def _valid(instance, placed) -> bool:
+    info = SolverInfo(status="FEASIBLE", seconds=0.0, seed=0, workers=1, time_limit=1.0, deterministic=True, strategy="decompose")
+    return check_schedule(instance.scenario, build_schedule(instance, placed, info)).ok
+
+
+def test_insertion_makes_room_by_a_chain_swap():
+    requests = [want("B1", "E1"), want("B2", "E2"), want("B2", "E1")]
+    instance, pair = _three_pairs(requests=requests)
+    placed = {pair["B1", "E1"]: 0, pair["B2", "E2"]: 1}
+    assert not greedy_schedule(instance, sorted(placed.items())).placed.keys() - placed.keys()  # no direct fit
+    result = insert_meetings(instance, placed, [pair["B2", "E1"]])
+    assert result == {pair["B1", "E1"]: 1, pair["B2", "E2"]: 1, pair["B2", "E1"]: 0}
+    assert _valid(instance, result)
+
+
+def test_insertion_never_moves_a_pinned_meeting():
+    """The chain through B1-E1 is pinned, and B2-E2 cannot move (E2 is there in slot 1 only)."""
+    data = make_scenario(
+        ["B1", "B2"], ["E1", {"id": "E2", "availability": only_slot(1)}], slots=2,
+        requests=[want("B2", "E2"), want("B2", "E1")], pinned=[pin("B1", "E1", slot_start(0))],
+    )
+    instance = build_instance(as_scenario(data), candidates_per_meeting=None)
+    pair = {(instance.parties[c.buyer].id, instance.parties[c.exhibitor].id): c.index for c in instance.candidates}
+    placed = {pair["B1", "E1"]: 0, pair["B2", "E2"]: 1}
+    assert insert_meetings(instance, placed, [pair["B2", "E1"]]) == placed
+
+
+def test_a_more_valuable_meeting_replaces_a_less_valuable_one_of_a_full_participant():
+    requests = [want("B1", "E1"), want("B1", "E2", by="both")]  # the second is worth more
+    instance, pair = _three_pairs(requests=requests)
+    instance.parties[instance.party_index["B1"]].max_meetings = 1
+    placed = {pair["B1", "E1"]: 0}
+    assert insert_meetings(instance, placed, [pair["B1", "E2"]]) == {pair["B1", "E2"]: 0}
+
+
+@pytest.mark.parametrize("rule", ["must", "minimum"])
+def test_replacing_respects_must_requests_and_minimums(rule: str):
+    """A must request is never taken out; nor is a meeting whose loss costs a minimum more than the gain."""
+    first = must("B1", "E1") if rule == "must" else want("B1", "E1")
+    data = make_scenario(
+        [{"id": "B1", "max_meetings": 1}], ["E1", "E2"], slots=2,
+        requests=[first, want("B1", "E2", by="both")],
+    )
+    data["exhibitors"][0]["min_meetings"] = 1 if rule == "minimum" else 0
+    instance = build_instance(as_scenario(data), candidates_per_meeting=None)
+    pair = {instance.parties[c.exhibitor].id: c.index for c in instance.candidates}
+    placed = {pair["E1"]: 0}
+    assert insert_meetings(instance, placed, [pair["E2"]]) == placed
+
+
+@pytest.mark.parametrize(("preset", "seed"), [("tiny", 0), ("tiny", 4), ("anping", 1)])
+def test_insertion_on_a_generated_fair_keeps_rules_commitments_and_never_loses_value(preset: str, seed: int):
+    """From a greedy schedule of every other pair, insert the rest by value: still valid, commitments kept, not worse."""
+    from matchmaker.selection import score
+
+    scenario = generate_scenario(preset, seed)
+    instance = build_instance(scenario, candidates_per_meeting=None)
+    first_half = [c.index for c in instance.candidates if c.index % 2 == 0 or c.request_level == "must" or c.pinned_slot is not None]
+    placed = greedy_schedule(instance, []).placed
+    placed = {c: s for c, s in placed.items() if c in set(first_half)}
+    rest = sorted((c.index for c in instance.candidates if c.index not in placed), key=lambda c: (-instance.candidates[c].value, c))
+    result = insert_meetings(instance, placed, rest)
+    assert _valid(instance, result)
+    committed = {c for c in placed if instance.candidates[c].request_level == "must" or instance.candidates[c].pinned_slot is not None}
+    assert all(result.get(c) == placed[c] for c in committed if instance.candidates[c].pinned_slot is not None)
+    assert committed <= set(result)
+    assert score(instance, result) > score(instance, placed)
+    assert insert_meetings(instance, placed, rest) == result  # deterministic

@@ -14,7 +14,7 @@ from matchmaker.candidates import build_instance
 from matchmaker.decompose import day_part, run_parts, solve_day
 from matchmaker.generate import generate_scenario
 from matchmaker.greedy import greedy_schedule
-from matchmaker.selection import PricedBound, lp_bounds, select_days, selection_program
+from matchmaker.selection import lp_bounds, select_days, selection_program
 from matchmaker.solver import SolveOptions
 
 from helpers import as_scenario, make_scenario, solve_and_check, want
@@ -89,50 +89,6 @@ def test_day_parts_give_the_same_timetables_in_processes_and_in_process():
     assert all(r.placements for r in here)
 
 
-def test_pruning_while_matching_keeps_each_buyers_best_and_every_request():
-    scenario = generate_scenario("anping", 0)
-    every = build_instance(scenario, candidates_per_meeting=None)
-    kept = build_instance(scenario, 3, prune_while_matching=True)
-    assert kept.candidates_before_pruning == len(every.candidates) > len(kept.candidates)
-    ids = lambda inst, c: (inst.parties[c.buyer].id, inst.parties[c.exhibitor].id)  # noqa: E731
-    kept_pairs = {ids(kept, c) for c in kept.candidates}
-    assert {ids(every, c) for c in every.candidates if c.request_level} <= kept_pairs
-    for b, party in enumerate(every.parties[: every.num_buyers]):
-        own = sorted((c for c in every.candidates if c.buyer == b), key=lambda c: -c.value)
-        if len(own) > 3 * party.max_meetings:
-            threshold = own[3 * party.max_meetings - 1].value
-            assert all(c.value >= threshold or c.request_level for c in kept.candidates if c.buyer == b)
-
-
-def test_priced_bound_covers_pairs_the_lp_never_saw():
-    """Duals of an LP over a buyer's best pairs, priced over every pair, bound the LP over every pair."""
-    scenario = generate_scenario("anping", 0)
-    full_lp = select_days(build_instance(scenario, candidates_per_meeting=None)).bound
-    kept = select_days(build_instance(scenario, 3, prune_while_matching=True))
-    assert kept.bound < full_lp  # the kept pairs alone miss value ...
-    priced = PricedBound(kept.program)
-    attractive = build_instance(scenario, candidates_per_meeting=None, per_buyer=priced.visit).candidates
-    assert priced.value >= full_lp  # ... which pricing every pair accounts for
-    assert attractive  # and it names the pairs worth adding
-
-
-def test_streaming_path_solves_and_bounds(monkeypatch, caplog):
-    """Forced at Anping size: prune while matching, column generation, priced bound; schedule checks clean."""
-    import logging
-
-    import matchmaker.solver as solver_module
-
-    monkeypatch.setattr(solver_module, "STREAMING_PAIRS", 0)
-    scenario = generate_scenario("anping", 0)
-    with caplog.at_level(logging.INFO, logger="matchmaker"):
-        schedule = solve_and_check(scenario, time_limit=10, workers=2)
-    assert "column generation:" in caplog.text and "priced bound over all" in caplog.text
-    stats = schedule.stats
-    assert schedule.solver.strategy == "decompose"
-    assert stats.upper_bound_objective is not None
-    assert stats.value - scenario.weights.min_shortfall * stats.min_meetings_shortfall <= stats.upper_bound_objective
-
-
 def _optimum(program, objective: str = "objective") -> float:
     """The LP optimum by HiGHS over the whole program, independently of SelectionProgram.solve."""
     from scipy.optimize import linprog
@@ -163,7 +119,7 @@ def test_lagrangian_bound_from_any_nonnegative_duals_is_above_the_lp_optimum(see
     assert x is not None and program.bound == pytest.approx(optimum, abs=1e-6)
     eq_tags = set(program.eq_tags)
     assert all(d >= 0 for tag, d in program.duals.items() if tag not in eq_tags)
-    # The tagged duals alone (walking cuts at 0, as PricedBound prices them) still bound it.
+    # The tagged duals alone (walking cuts at 0, as pricing.price prices them) still bound it.
     y_ub = np.array([program.duals.get(tag, 0.0) if tag is not None else 0.0 for tag in program.row_tags])
     y_eq = np.array([program.duals.get(tag, 0.0) if tag is not None else 0.0 for tag in program.eq_tags])
     assert lp.bound(y_ub, y_eq) >= optimum - 1e-6
@@ -216,52 +172,3 @@ def test_large_programs_go_to_pdlp(monkeypatch, caplog):
     assert selection.bound >= _optimum(selection_program(instance)) - 1e-6
     bounds = lp_bounds(instance)
     assert bounds is not None and bounds.value >= math.floor(_optimum(selection_program(instance), "value") + 1e-6)
-
-
-def test_priced_bound_from_pdlp_duals_covers_pairs_the_lp_never_saw():
-    """PDLP's approximate duals, tagged like the simplex's, price every pair into a valid bound."""
-    scenario = generate_scenario("anping", 0)
-    full_lp = select_days(build_instance(scenario, candidates_per_meeting=None), method="highs").bound
-    kept = select_days(build_instance(scenario, 3, prune_while_matching=True), method="pdlp")
-    priced = PricedBound(kept.program)
-    build_instance(scenario, candidates_per_meeting=None, per_buyer=priced.visit)
-    assert priced.value >= full_lp
-
-
-def test_priced_bound_from_any_duals_bounds_the_lp_over_every_pair(monkeypatch):
-    """Weak duality for both of PricedBound's forms: arbitrary tagged duals (>= 0, free on equalities), priced over
-    every pair, never fall below the LP optimum over every pair without walking cuts (which the bound drops)."""
-    import matchmaker.selection as selection_module
-
-    scenario = generate_scenario("tiny", 2)
-    every = build_instance(scenario, candidates_per_meeting=None)
-    monkeypatch.setattr(selection_module, "_add_walking_cuts", lambda instance, program: None)
-    optimum = _optimum(selection_program(every))
-    kept = build_instance(scenario, 1, prune_while_matching=True)
-    program = selection_program(kept)
-    tags = [t for t in program.row_tags if t is not None] + [t for t in program.eq_tags if t is not None]
-    eq_tags = set(program.eq_tags)
-    rng = np.random.default_rng(7)
-    for scale in (0.0, 1.0, 5.0, 30.0):
-        program.duals = {t: (rng.normal() if t in eq_tags else rng.random()) * scale for t in tags}
-        priced = PricedBound(program)
-        build_instance(scenario, candidates_per_meeting=None, per_buyer=priced.visit)
-        assert priced.value >= optimum - 1e-6
-        assert priced.value <= priced._bound(buyer_rows=True) + 1e-6  # the buyer subproblems never loosen it
-
-
-def test_priced_bound_keeps_a_buyers_cap_without_its_dual():
-    """With no duals at all, a buyer's part of the bound is its cap's worth of best pairs, not every pair."""
-    data = make_scenario(
-        [{"id": "B1", "max_meetings": 2}], ["E1", "E2", "E3"], slots=3,
-        requests=[want("B1", "E1", by="both"), want("B1", "E2"), want("B1", "E3", by="both")],
-    )
-    scenario = as_scenario(data)
-    instance = build_instance(scenario, candidates_per_meeting=None)
-    optimum = select_days(instance, method="highs").bound
-    program = selection_program(instance)
-    program.duals = {}
-    priced = PricedBound(program)
-    build_instance(scenario, candidates_per_meeting=None, per_buyer=priced.visit)
-    assert priced.value == pytest.approx(optimum)
-    assert priced._bound(buyer_rows=True) > optimum  # every pair on every day, as before
