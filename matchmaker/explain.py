@@ -247,10 +247,10 @@ def _context(
     scenario: Scenario, schedule: Schedule, candidates_per_meeting: int | None, solved: Instance | None = None
 ) -> _Context:
     kept = None
-    pruned_while_matching = solved is not None and len(solved.candidates) < solved.candidates_before_pruning
-    if pruned_while_matching and solved.candidates_before_pruning > EXPLAIN_ALL_PAIRS_MAX:
-        # Pruned while matching (millions of pairs): matching them all again would take
-        # minutes and gigabytes, so the explanations reason over the pairs the solve kept.
+    some_pairs = solved is not None and len(solved.candidates) < solved.candidates_before_pruning
+    if some_pairs and solved.candidates_before_pruning > EXPLAIN_ALL_PAIRS_MAX:
+        # Millions of pairs (the solve held them as a pair table): a Candidate for each would take
+        # minutes and gigabytes, so the explanations reason over the pairs the solve considered.
         logger.info("explanations consider the %d kept pairs of %d", len(solved.candidates), solved.candidates_before_pruning)
         instance, candidates_per_meeting = solved, None
     elif solved is not None and len(solved.candidates) == solved.candidates_before_pruning:

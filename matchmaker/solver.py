@@ -39,7 +39,7 @@ BOUND_ITERATIONS = 12  # subgradient rounds of the flow bound; each is one min-c
 BOUND_SHARE = 0.12  # of the time limit for refining the bound (the first round always runs)
 MONOLITHIC_MAX_VARIABLES = 40_000  # above this, presolve alone eats a 2-core budget
 COLUMN_GENERATION_SHARE = 0.3  # of the time left, for the column generation rounds of fairs too large to match whole
-STREAMING_PAIRS = 4_000_000  # buyers x exhibitors above which candidates are pruned while matching (xl: 10M)
+STREAMING_PAIRS = 4_000_000  # buyers x exhibitors above which pairs are matched as a pair table (xl: 10M)
 # Workers for assignment-like stages, best first (see Run.configure).
 LP_HEAVY_SUBSOLVERS = ["max_lp", "reduced_costs", "core", "default_lp", "quick_restart", "pseudo_costs", "no_lp", "lb_tree_search"]
 
