@@ -52,9 +52,6 @@ class PairTable:
         """Rows with a usable slot on ``day``."""
         return np.any(self.masks[:, day, :] != 0, axis=1)
 
-    def take(self, rows: np.ndarray) -> PairTable:
-        return PairTable(*(getattr(self, f.name)[rows] for f in dataclasses.fields(self)))
-
     def keys(self, parties: int) -> np.ndarray:
         """One integer per row naming its pair, for lookups."""
         return self.buyer * parties + self.exhibitor
