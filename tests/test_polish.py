@@ -153,7 +153,7 @@ def test_replacing_respects_must_requests_and_minimums(rule: str):
 
 @pytest.mark.parametrize(("preset", "seed"), [("tiny", 0), ("tiny", 4), ("anping", 1)])
 def test_insertion_on_a_generated_fair_keeps_rules_commitments_and_never_loses_value(preset: str, seed: int):
-    """From a greedy schedule of every other pair, insert the rest by value: still valid, commitments kept, not worse."""
+    """From a greedy schedule of every other pair, insert the best of the rest: still valid, commitments kept, better."""
     from matchmaker.selection import score
 
     scenario = generate_scenario(preset, seed)
@@ -162,6 +162,7 @@ def test_insertion_on_a_generated_fair_keeps_rules_commitments_and_never_loses_v
     placed = greedy_schedule(instance, []).placed
     placed = {c: s for c, s in placed.items() if c in set(first_half)}
     rest = sorted((c.index for c in instance.candidates if c.index not in placed), key=lambda c: (-instance.candidates[c].value, c))
+    rest = rest[:1500]  # the most valuable: enough to fill many caps, and quick
     result = insert_meetings(instance, placed, rest)
     assert _valid(instance, result)
     committed = {c for c in placed if instance.candidates[c].request_level == "must" or instance.candidates[c].pinned_slot is not None}
