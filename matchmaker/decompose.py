@@ -79,9 +79,9 @@ def solve_decomposed(instance: Instance, start: dict[int, int], run: Run, info: 
     else:
         bound = selection.bound
     if bound is not None and instance.pool is not None and selection.program is not None:
-        # The candidates are only some of the fair's pairs: price every pair with the
-        # duals (those of the column generation rounds too) for a bound on the whole fair.
-        bound = max(bound, bound_over_pool(instance, selection.program))
+        # The candidates are only some of the fair's pairs, so the LP over them bounds only them:
+        # the bound is the best of pricing every pair with this LP's duals and with the rounds'.
+        bound = bound_over_pool(instance, selection.program)
         logger.info("bound over all %d pairs: %.1f (LP over the candidates %.1f)", instance.candidates_before_pruning, bound, selection.bound)
     if not selection.day_of:
         info.status, info.fallback = selection.status, True
