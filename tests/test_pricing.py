@@ -14,7 +14,7 @@ from matchmaker.pair_table import PairTable, match_pairs
 from matchmaker.pricing import generate_columns, pooled_instance, price
 from matchmaker.selection import select_days, selection_program
 
-from helpers import as_scenario, make_scenario, solve_and_check, want
+from helpers import DAY, as_scenario, make_scenario, solve_and_check, want, window
 
 
 def _special(scenario) -> set[tuple[str, str]]:
@@ -59,11 +59,9 @@ def test_table_handles_languages_without_a_pool_and_days_longer_than_one_mask_wo
             {"id": "B4", "interests": {"mesh": 3}},  # no languages listed: assumed fine
         ],
         [{"id": "E1", "offers": ["mesh"], "languages": ["zh"]}, {"id": "E2", "offers": ["mesh"], "languages": ["ar"]}],
-        slots=100, slot_minutes=5,
-        interpreters=[{"language": "ru", "count": 1, "availability": [{"date": "2024-05-14", "start": "14:00", "end": "17:20"}]}],
+        slot_minutes=5, days=[{"date": DAY, "sessions": [{"start": "09:00", "end": "17:20"}]}],  # 100 slots
+        interpreters=[{"language": "ru", "count": 1, "availability": [window("14:00", "17:20")]}],
     )
-    data["slot_minutes"] = 5
-    data["days"][0]["sessions"] = [{"start": "09:00", "end": "17:20"}]
     scenario = as_scenario(data)
     table = _table_matches_build_instance(scenario)
     pairs = {(int(b), int(e)) for b, e in zip(table.buyer, table.exhibitor)}
