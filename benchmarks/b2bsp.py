@@ -42,10 +42,10 @@ def published(folder: Path) -> dict[tuple[str, int], tuple[str, str]]:
 
 
 def run_one(path: Path, d: int, time_limit: float, workers: int) -> dict:
-    from matchmaker.b2bsp import load_b2bsp
-    from matchmaker.checker import check_schedule
+    from matchmaker.analysis.checker import check_schedule
     from matchmaker.errors import InfeasibleError, MatchmakerError
-    from matchmaker.solver import SolveOptions, solve
+    from matchmaker.io.b2bsp import load_b2bsp
+    from matchmaker.pipeline import SolveOptions, solve
 
     scenario = load_b2bsp(path, d)
     size = f"{len(scenario.participants)}p/{len(scenario.requests)}m/{len(list(_slots(scenario)))}s/{scenario.locations[0].tables}t"
@@ -70,7 +70,7 @@ def run_one(path: Path, d: int, time_limit: float, workers: int) -> dict:
 def _slots(scenario):
     for day in scenario.days:
         for session in day.sessions:
-            from matchmaker.scenario import minutes
+            from matchmaker.spec.scenario import minutes
 
             t = minutes(session.start)
             while t + scenario.slot_minutes <= minutes(session.end):

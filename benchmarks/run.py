@@ -35,10 +35,10 @@ COLUMNS = (
 def _measure(preset: str, seed: int, time_limit: float, workers: int | None, queue) -> None:
     """Child process: generate, greedy, solve, check; report one row."""
     from matchmaker import SolveOptions, check_schedule, solve
-    from matchmaker.candidates import build_instance
-    from matchmaker.generate import generate_scenario
-    from matchmaker.greedy import greedy_schedule
-    from matchmaker.selection import score
+    from matchmaker.instance.candidates import build_instance
+    from matchmaker.io.generate import generate_scenario
+    from matchmaker.relax.selection import score
+    from matchmaker.solver.greedy import greedy_schedule
 
     started = time.monotonic()
     scenario = generate_scenario(preset, seed)

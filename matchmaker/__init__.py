@@ -7,21 +7,13 @@ Library entry points (the CLI is a thin layer over these)::
     report = check_schedule(scenario, schedule)
 """
 
-from importlib import resources
-from pathlib import Path
-
-from .checker import check_schedule
+from .analysis.checker import check_schedule
 from .errors import InfeasibleError, InputError, MatchmakerError, ScenarioError
-from .scenario import Scenario, load_scenario
-from .schedule import Schedule, load_schedule
-from .solver import SolveOptions, solve
+from .pipeline import SolveOptions, reschedule, solve
+from .spec.scenario import Scenario, bundled_scenario_path, load_scenario
+from .spec.schedule import Schedule, load_schedule
 
 __version__ = "0.1.0"
-
-
-def bundled_scenario_path() -> Path:
-    """The shipped Anping 2023 scenario (synthetic participants)."""
-    return Path(str(resources.files("matchmaker") / "data" / "anping-2023.json"))
 
 
 __all__ = [
@@ -36,5 +28,6 @@ __all__ = [
     "check_schedule",
     "load_scenario",
     "load_schedule",
+    "reschedule",
     "solve",
 ]

@@ -56,3 +56,7 @@ class OutputExistsError(MatchmakerError):
 
 class OutputError(MatchmakerError):
     """An output file or folder cannot be written."""
+
+
+class DifferentEventError(MatchmakerError):
+    """The previous schedule was made for another event."""

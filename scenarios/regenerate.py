@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from matchmaker.generate import generate_scenario
+from matchmaker.io.generate import generate_scenario
 
 BUNDLED = Path(__file__).resolve().parent.parent / "matchmaker" / "data" / "anping-2023.json"
 ANPING_SEED = 2023

@@ -14,23 +14,21 @@ test requests or pins.
 
 from __future__ import annotations
 
-from click.testing import CliRunner, Result
-
-from matchmaker.cli import main
-
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from click.testing import CliRunner, Result
 from ortools.sat.python import cp_model
 
-import matchmaker.model as model_package
-from matchmaker.candidates import Instance, build_instance
-from matchmaker.checker import check_schedule
-from matchmaker.model import BuiltModel, build_model
-from matchmaker.scenario import Scenario, hhmm, minutes, parse_scenario
-from matchmaker.schedule import Schedule
-from matchmaker.solver import SolveOptions, solve
+import matchmaker.solver.model as model_package
+from matchmaker.analysis.checker import check_schedule
+from matchmaker.cli.main import main
+from matchmaker.instance.candidates import Instance, build_instance
+from matchmaker.pipeline import SolveOptions, solve
+from matchmaker.solver.model import BuiltModel, build_model
+from matchmaker.spec.scenario import Scenario, hhmm, minutes, parse_scenario
+from matchmaker.spec.schedule import Schedule
 
 DAY = "2024-05-14"
 DAY2 = "2024-05-15"
@@ -154,7 +152,7 @@ def as_scenario(data: dict | Scenario) -> Scenario:
 # ---------------------------------------------------------------------------
 
 # Constraint adders that ``without=`` may switch off: the hard-rule families of
-# matchmaker.model.HARD_RULES plus the two commitment adders.
+# matchmaker.solver.model.HARD_RULES plus the two commitment adders.
 COMMITMENT_ADDERS = ("add_must_requests", "add_pinned")
 
 

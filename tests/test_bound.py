@@ -19,11 +19,11 @@ from helpers import as_scenario, make_scenario, pin, slot_start, solve_and_check
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from matchmaker.bottlenecks import find_bottlenecks
-from matchmaker.bound import upper_bounds
+from matchmaker.analysis.bottlenecks import find_bottlenecks
 from matchmaker.errors import InfeasibleError
-from matchmaker.generate import generate_scenario
-from matchmaker.solver import SolveOptions, solve
+from matchmaker.io.generate import generate_scenario
+from matchmaker.pipeline import SolveOptions, solve
+from matchmaker.relax.flow_bound import upper_bounds
 
 
 def requests(buyers: list[str], exhibitors: list[str]) -> list[dict]:

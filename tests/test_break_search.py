@@ -6,19 +6,19 @@ import random
 from pathlib import Path
 
 import pytest
+from helpers import as_scenario
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_brokerage import B2BSP, brokerage, must
 
-from helpers import as_scenario
-from matchmaker import brokerage as patterns_module
-from matchmaker.break_search import improve_breaks
-from matchmaker.candidates import build_instance
-from matchmaker.checker import check_schedule
-from matchmaker.greedy import greedy_schedule
-from matchmaker.schedule import SolverInfo
-from matchmaker.solution import build_schedule
-from matchmaker.solver import SolveOptions, solve
+from matchmaker.analysis.checker import check_schedule
+from matchmaker.instance.candidates import build_instance
+from matchmaker.pipeline import SolveOptions, solve
+from matchmaker.solver import brokerage as patterns_module
+from matchmaker.solver.break_search import improve_breaks
+from matchmaker.solver.greedy import greedy_schedule
+from matchmaker.solver.solution import build_schedule
+from matchmaker.spec.schedule import SolverInfo
 
 INFO = SolverInfo(status="FEASIBLE", seconds=0.0, seed=0, workers=1, time_limit=1.0, deterministic=True, strategy="monolithic")
 
@@ -115,7 +115,7 @@ def test_pattern_lp_bound_is_none_when_no_schedule_fits():
 
 @pytest.mark.skipif(not B2BSP.is_dir(), reason=f"B2BSP data not found at {B2BSP} (not part of the repository)")
 def test_tic13crafc_bound_and_search_reach_the_published_optimum():
-    from matchmaker.b2bsp import load_b2bsp
+    from matchmaker.io.b2bsp import load_b2bsp
 
     instance = build_instance(load_b2bsp(Path(B2BSP / "tic-13crafc.original.dzn"), 2), candidates_per_meeting=None)
     assert patterns_module.pattern_lp_bound(instance, patterns_module.all_patterns(instance)) == 4

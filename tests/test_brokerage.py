@@ -9,11 +9,11 @@ import pytest
 from click.testing import CliRunner
 from helpers import make_scenario, solve_and_check
 
-from matchmaker.checker import BROKERAGE_LABELS, check_schedule
+from matchmaker.analysis.checker import BROKERAGE_LABELS, check_schedule
 from matchmaker.errors import InfeasibleError, ScenarioError
-from matchmaker.scenario import parse_scenario
-from matchmaker.schedule import Meeting
-from matchmaker.solver import SolveOptions, solve
+from matchmaker.pipeline import SolveOptions, solve
+from matchmaker.spec.scenario import parse_scenario
+from matchmaker.spec.schedule import Meeting
 
 B2BSP = Path("/work/shared/external/b2bsp/jair2022_instances")
 
@@ -116,8 +116,8 @@ def test_brokerage_labels_are_distinct():
 
 @pytest.mark.skipif(not B2BSP.is_dir(), reason=f"B2BSP data not found at {B2BSP} (not part of the repository)")
 def test_import_b2bsp_cli_and_solve(tmp_path):
-    from matchmaker.cli import main
-    from matchmaker.cli_b2bsp import register
+    from matchmaker.cli.b2bsp import register
+    from matchmaker.cli.main import main
 
     if "import-b2bsp" not in main.commands:
         register(main)
@@ -138,8 +138,8 @@ def test_import_b2bsp_cli_and_solve(tmp_path):
 @pytest.mark.skipif(not B2BSP.is_dir(), reason=f"B2BSP data not found at {B2BSP} (not part of the repository)")
 def test_infeasible_fairness_exits_2_with_the_reason(tmp_path):
     """forumt-14 with d = 0 is infeasible (paper, Table 9): exit 2, the fairness rule named, nothing written."""
-    from matchmaker.cli import main
-    from matchmaker.cli_b2bsp import register
+    from matchmaker.cli.b2bsp import register
+    from matchmaker.cli.main import main
 
     if "import-b2bsp" not in main.commands:
         register(main)
@@ -172,7 +172,7 @@ def _brute_patterns(items, n, most, required):
 def test_pattern_enumeration_matches_brute_force():
     import random
 
-    from matchmaker.brokerage import enumerate_patterns
+    from matchmaker.solver.brokerage import enumerate_patterns
 
     rng = random.Random(3)
     for _ in range(400):
@@ -192,7 +192,7 @@ def test_pattern_enumeration_matches_brute_force():
 
 
 def test_pattern_cap_is_reported():
-    from matchmaker.brokerage import _TooMany, enumerate_patterns
+    from matchmaker.solver.brokerage import _TooMany, enumerate_patterns
 
     items = [(0, i, i) for i in range(8)]
     with pytest.raises(_TooMany):
@@ -200,14 +200,14 @@ def test_pattern_cap_is_reported():
 
 
 def _instance(data):
-    from matchmaker.candidates import build_instance
+    from matchmaker.instance.candidates import build_instance
 
     return build_instance(parse_scenario(data), None)
 
 
 def test_patterns_keep_only_fillable_slot_sets():
     # A meets B (B free only in slot 0) and C (free anywhere) in 3 slots: every pattern holds slot 0.
-    from matchmaker.brokerage import party_patterns
+    from matchmaker.solver.brokerage import party_patterns
 
     data = _forced_break()
     data["participants"][2].pop("availability")
@@ -221,7 +221,7 @@ def test_patterns_keep_only_fillable_slot_sets():
 
 
 def test_fewest_breaks_is_a_lower_bound_per_participant():
-    from matchmaker.brokerage import fewest_breaks
+    from matchmaker.solver.brokerage import fewest_breaks
 
     fewest = fewest_breaks(_instance(_forced_break()))
     instance = _instance(_forced_break())
@@ -230,7 +230,7 @@ def test_fewest_breaks_is_a_lower_bound_per_participant():
 
 
 def test_pattern_path_applies_only_when_everything_is_committed():
-    from matchmaker.brokerage import applies
+    from matchmaker.solver.brokerage import applies
 
     assert applies(_instance(_forced_break()))
     optional = _forced_break()
@@ -249,7 +249,7 @@ def test_stage_one_proves_the_optimum_from_the_floors():
 
 def test_block_start_fallback_gives_the_same_optimum(monkeypatch):
     # With a pattern cap of 1 every participant keeps the exact block-start counter instead.
-    import matchmaker.brokerage as brokerage_module
+    import matchmaker.solver.brokerage as brokerage_module
 
     monkeypatch.setattr(brokerage_module, "PATTERN_CAP", 1)
     data = brokerage(["A", "B", "C"], [must("A", "B"), must("A", "C"), must("B", "C")], slots=4)
@@ -268,7 +268,7 @@ def test_pattern_path_is_deterministic():
 @pytest.mark.skipif(not B2BSP.is_dir(), reason=f"B2BSP data not found at {B2BSP} (not part of the repository)")
 def test_forum_13_is_proven_without_breaks():
     # The generic time-indexed model found 3 breaks and no proof in 60 s; stage 1 finds 0.
-    from matchmaker.b2bsp import load_b2bsp
+    from matchmaker.io.b2bsp import load_b2bsp
 
     scenario = load_b2bsp(B2BSP / "forum-13.original.dzn")
     schedule = solve(scenario, SolveOptions(time_limit=60, workers=2))
@@ -278,8 +278,9 @@ def test_forum_13_is_proven_without_breaks():
 
 def _stage1_undecided(monkeypatch):
     """Make stage 1 return UNKNOWN (as it may under a short limit)."""
-    import matchmaker.brokerage as brokerage_module
     from ortools.sat.python import cp_model
+
+    import matchmaker.solver.brokerage as brokerage_module
 
     real = brokerage_module._run
 
@@ -301,7 +302,7 @@ def _precedence_event() -> dict:
 @pytest.mark.parametrize("local_search", [True, False])
 def test_precedences_when_stage_1_is_undecided(caplog, monkeypatch, local_search):
     # The local search (from the commitments' schedule), or without it the generic model, finds and proves 0 breaks.
-    import matchmaker.brokerage as brokerage_module
+    import matchmaker.solver.brokerage as brokerage_module
 
     _stage1_undecided(monkeypatch)
     if not local_search:
@@ -317,7 +318,7 @@ def test_precedences_when_stage_1_is_undecided(caplog, monkeypatch, local_search
 def test_large_pattern_model_starts_from_the_generic_model(caplog, monkeypatch):
     # Stage 1 is refuted (a triangle needs a break); with every pattern model "large" the local
     # search is skipped and the generic model runs instead of stage 2.
-    import matchmaker.brokerage as brokerage_module
+    import matchmaker.solver.brokerage as brokerage_module
 
     monkeypatch.setattr(brokerage_module, "LARGE_PATTERNS", 0)
     data = brokerage(["A", "B", "C"], [must("A", "B"), must("A", "C"), must("B", "C")], slots=4)

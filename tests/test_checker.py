@@ -8,9 +8,15 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from matchmaker.checker import DIFFERENT_SCENARIO, LABELS, CheckReport, Violation, check_schedule
-from matchmaker.scenario import Scenario, hhmm, minutes, parse_scenario
-from matchmaker.schedule import Meeting, Schedule, ScenarioRef
+from matchmaker.analysis.checker import (
+    DIFFERENT_SCENARIO,
+    LABELS,
+    CheckReport,
+    Violation,
+    check_schedule,
+)
+from matchmaker.spec.scenario import Scenario, hhmm, minutes, parse_scenario
+from matchmaker.spec.schedule import Meeting, ScenarioRef, Schedule
 
 D1, D2 = "2024-03-05", "2024-03-06"
 
@@ -364,7 +370,7 @@ def test_checker_does_not_import_model_code():
     import ast
     import inspect
 
-    import matchmaker.checker as checker
+    import matchmaker.analysis.checker as checker
 
     tree = ast.parse(inspect.getsource(checker))
     imported = set()

@@ -20,9 +20,9 @@ from click.testing import Result
 from helpers import assert_no_traceback, invoke
 
 from matchmaker import bundled_scenario_path
-from matchmaker.cli import main
-from matchmaker.scenario import load_scenario
-from matchmaker.schedule import load_schedule
+from matchmaker.cli.main import main
+from matchmaker.spec.scenario import load_scenario
+from matchmaker.spec.schedule import load_schedule
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "scenarios" / "demo-small.json"

@@ -17,8 +17,8 @@ from datetime import date
 
 import pytest
 
-from matchmaker.diff import CSV_COLUMNS, Change, ChangeReport, diff_schedules
-from matchmaker.schedule import Meeting, ScenarioRef, Schedule
+from matchmaker.analysis.diff import CSV_COLUMNS, Change, ChangeReport, diff_schedules
+from matchmaker.spec.schedule import Meeting, ScenarioRef, Schedule
 
 D1, D2 = date(2023, 10, 22), date(2023, 10, 23)
 REF = ScenarioRef(name="diff test fair", sha256="0" * 64)

@@ -14,9 +14,9 @@ import pytest
 from helpers import meeting_key, solve_and_check
 
 from matchmaker import bundled_scenario_path, load_scenario
-from matchmaker.generate import generate_scenario
-from matchmaker.scenario import Scenario
-from matchmaker.schedule import Schedule
+from matchmaker.io.generate import generate_scenario
+from matchmaker.spec.scenario import Scenario
+from matchmaker.spec.schedule import Schedule
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "scenarios" / "demo-small.json"

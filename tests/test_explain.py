@@ -27,11 +27,8 @@ from helpers import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matchmaker.candidates import build_instance, needs_interpreter
-from matchmaker.checker import check_schedule
-from matchmaker.cli import main
-from matchmaker.errors import ScheduleFileError
-from matchmaker.explain import (
+from matchmaker.analysis.checker import check_schedule
+from matchmaker.analysis.explain import (
     CATEGORIES,
     CATEGORY_DESCRIPTIONS,
     Explanation,
@@ -39,15 +36,18 @@ from matchmaker.explain import (
     explain_participant,
     explain_schedule,
 )
-from matchmaker.generate import generate_scenario
-from matchmaker.greedy import greedy_schedule
-from matchmaker.scenario import Scenario, hhmm, parse_scenario
-from matchmaker.schedule import Meeting, ScenarioRef, Schedule, SolverInfo
-from matchmaker.slots import build_slot_grid
-from matchmaker.solution import build_schedule
+from matchmaker.cli.main import main
+from matchmaker.errors import ScheduleFileError
+from matchmaker.instance.candidates import build_instance, needs_interpreter
+from matchmaker.instance.slots import build_slot_grid
+from matchmaker.io.generate import generate_scenario
+from matchmaker.solver.greedy import greedy_schedule
+from matchmaker.solver.solution import build_schedule
+from matchmaker.spec.scenario import Scenario, hhmm, parse_scenario
+from matchmaker.spec.schedule import Meeting, ScenarioRef, Schedule, SolverInfo
 
 if "explain" not in main.commands:  # until cli.py registers them itself
-    from matchmaker.cli_explain import register
+    from matchmaker.cli.explain import register
 
     register(main)
 

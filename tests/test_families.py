@@ -33,8 +33,8 @@ from helpers import (
 )
 
 from matchmaker.errors import InfeasibleError, ScenarioError
-from matchmaker.scenario import parse_scenario
-from matchmaker.solver import SolveOptions, solve
+from matchmaker.pipeline import SolveOptions, solve
+from matchmaker.spec.scenario import parse_scenario
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from ortools.sat.python import cp_model
 
-from matchmaker.generate import PRESETS, generate_scenario
-from matchmaker.scenario import Scenario, load_scenario, parse_scenario
-from matchmaker.slots import build_slot_grid
+from matchmaker.instance.slots import build_slot_grid
+from matchmaker.io.generate import PRESETS, generate_scenario
+from matchmaker.spec.scenario import Scenario, load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "matchmaker" / "data" / "anping-2023.json"

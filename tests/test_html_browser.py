@@ -20,9 +20,9 @@ from urllib.parse import quote
 
 import pytest
 
-from matchmaker.export import export_schedule
-from matchmaker.scenario import load_scenario
-from matchmaker.schedule import Meeting, ScenarioRef, Schedule
+from matchmaker.io.export import export_schedule
+from matchmaker.spec.scenario import load_scenario
+from matchmaker.spec.schedule import Meeting, ScenarioRef, Schedule
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "scenarios" / "demo-small.json"

@@ -25,12 +25,24 @@ import pytest
 from helpers import assert_no_traceback, invoke
 from icalendar import Calendar
 
-from matchmaker.export import export_schedule
-from matchmaker.export.common import file_stem
-from matchmaker.export.ics import meeting_uid
-from matchmaker.scenario import Scenario, hhmm, load_scenario, minutes, parse_scenario
-from matchmaker.schedule import Meeting, Schedule, ScenarioRef, UnscheduledRequest, load_schedule
-from matchmaker.solver import SolveOptions, solve
+from matchmaker.io.export import export_schedule
+from matchmaker.io.export.common import file_stem
+from matchmaker.io.export.ics import meeting_uid
+from matchmaker.pipeline import SolveOptions, solve
+from matchmaker.spec.scenario import (
+    Scenario,
+    hhmm,
+    load_scenario,
+    minutes,
+    parse_scenario,
+)
+from matchmaker.spec.schedule import (
+    Meeting,
+    ScenarioRef,
+    Schedule,
+    UnscheduledRequest,
+    load_schedule,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "scenarios" / "import-example"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from helpers import as_scenario, make_scenario, must
-from matchmaker.candidates import build_instance
-from matchmaker.decompose import _place_commitments_first
+
+from matchmaker.instance.candidates import build_instance
+from matchmaker.solver.decompose import _place_commitments_first
 
 
 def test_a_must_whose_preferred_slot_clashes_still_gets_one():

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import pytest
-
 from helpers import as_scenario, make_scenario, must, only_slot, pin, slot_start, want
-from matchmaker.candidates import build_instance
-from matchmaker.checker import check_schedule
-from matchmaker.generate import generate_scenario
-from matchmaker.greedy import greedy_schedule
-from matchmaker.polish import close_idle_gaps, insert_meetings
-from matchmaker.schedule import SolverInfo
-from matchmaker.solution import build_schedule, idle_gaps
+
+from matchmaker.analysis.checker import check_schedule
+from matchmaker.instance.candidates import build_instance
+from matchmaker.io.generate import generate_scenario
+from matchmaker.solver.greedy import greedy_schedule
+from matchmaker.solver.polish import close_idle_gaps, insert_meetings
+from matchmaker.solver.solution import build_schedule, idle_gaps
+from matchmaker.spec.schedule import SolverInfo
 
 
 def _gapped(pinned: bool):
@@ -154,7 +154,7 @@ def test_replacing_respects_must_requests_and_minimums(rule: str):
 @pytest.mark.parametrize(("preset", "seed"), [("tiny", 0), ("tiny", 4), ("anping", 1)])
 def test_insertion_on_a_generated_fair_keeps_rules_commitments_and_never_loses_value(preset: str, seed: int):
     """From a greedy schedule of every other pair, insert the best of the rest: still valid, commitments kept, better."""
-    from matchmaker.selection import score
+    from matchmaker.relax.selection import score
 
     scenario = generate_scenario(preset, seed)
     instance = build_instance(scenario, candidates_per_meeting=None)

@@ -6,15 +6,14 @@ import logging
 
 import numpy as np
 import pytest
+from helpers import DAY, as_scenario, make_scenario, solve_and_check, want, window
 from scipy.optimize import linprog
 
-from matchmaker.candidates import build_instance
-from matchmaker.generate import generate_scenario
-from matchmaker.pair_table import PairTable, match_pairs
-from matchmaker.pricing import generate_columns, pooled_instance, price
-from matchmaker.selection import select_days, selection_program
-
-from helpers import DAY, as_scenario, make_scenario, solve_and_check, want, window
+from matchmaker.instance.candidates import build_instance
+from matchmaker.instance.pair_table import PairTable, match_pairs
+from matchmaker.io.generate import generate_scenario
+from matchmaker.relax.pricing import generate_columns, pooled_instance, price
+from matchmaker.relax.selection import select_days, selection_program
 
 
 def _special(scenario) -> set[tuple[str, str]]:
@@ -115,7 +114,7 @@ def test_column_generation_reaches_the_lp_over_every_pair_and_bounds_it():
 def test_priced_bound_from_any_duals_bounds_the_lp_over_every_pair(monkeypatch, seed: int):
     """Weak duality for both forms: arbitrary tagged duals (>= 0, free on equalities), priced over every pair, never
     fall below the LP optimum over every pair without walking cuts (which the bound drops)."""
-    import matchmaker.selection as selection_module
+    import matchmaker.relax.selection as selection_module
 
     scenario = generate_scenario("tiny", seed)
     every = build_instance(scenario, candidates_per_meeting=None)
@@ -162,7 +161,7 @@ def test_pricing_adds_at_most_a_buyers_cap_of_pairs_outside_the_program():
 
 def test_streaming_path_solves_and_bounds(monkeypatch, caplog):
     """Forced at Anping size: the pair table, column generation, the bound over all pairs; schedule checks clean."""
-    import matchmaker.solver as solver_module
+    import matchmaker.solver.engine as solver_module
 
     monkeypatch.setattr(solver_module, "STREAMING_PAIRS", 0)
     scenario = generate_scenario("anping", 0)

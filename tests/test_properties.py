@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from matchmaker.checker import LABELS, check_schedule
+from matchmaker.analysis.checker import LABELS, check_schedule
 from matchmaker.errors import ScenarioError
-from matchmaker.scenario import hhmm, load_scenario, minutes, parse_scenario
-from matchmaker.schedule import Meeting, Schedule, ScenarioRef
+from matchmaker.spec.scenario import hhmm, load_scenario, minutes, parse_scenario
+from matchmaker.spec.schedule import Meeting, ScenarioRef, Schedule
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -31,10 +31,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from helpers import invoke, assert_no_traceback
 from helpers import (
     DAY,
     as_scenario,
+    assert_no_traceback,
+    invoke,
     make_scenario,
     must,
     pin,
@@ -45,19 +46,14 @@ from helpers import (
 )
 
 from matchmaker import bundled_scenario_path, check_schedule, load_scenario
-from matchmaker.diff import CSV_COLUMNS, ChangeReport
-from matchmaker.errors import InfeasibleError, MatchmakerError
-from matchmaker.generate import late_changes
-from matchmaker.replan import (
-    DifferentEventError,
-    Moment,
-    Replan,
-    check_same_event,
-    replan,
-)
-from matchmaker.scenario import Scenario, hhmm, minutes
-from matchmaker.schedule import Meeting, ScenarioRef, Schedule, load_schedule
-from matchmaker.solver import SolveOptions, solve
+from matchmaker.analysis.diff import CSV_COLUMNS, ChangeReport
+from matchmaker.errors import DifferentEventError, InfeasibleError, MatchmakerError
+from matchmaker.io.generate import late_changes
+from matchmaker.pipeline import Replan, SolveOptions, solve
+from matchmaker.pipeline import reschedule as replan
+from matchmaker.solver.replan import Moment, check_same_event
+from matchmaker.spec.scenario import Scenario, hhmm, minutes
+from matchmaker.spec.schedule import Meeting, ScenarioRef, Schedule, load_schedule
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "scenarios" / "demo-small.json"

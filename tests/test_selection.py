@@ -9,15 +9,14 @@ from collections import Counter
 
 import numpy as np
 import pytest
-
-from matchmaker.candidates import build_instance
-from matchmaker.decompose import day_part, run_parts, solve_day
-from matchmaker.generate import generate_scenario
-from matchmaker.greedy import greedy_schedule
-from matchmaker.selection import lp_bounds, select_days, selection_program
-from matchmaker.solver import SolveOptions
-
 from helpers import as_scenario, make_scenario, solve_and_check, want
+
+from matchmaker.instance.candidates import build_instance
+from matchmaker.io.generate import generate_scenario
+from matchmaker.pipeline import SolveOptions
+from matchmaker.relax.selection import lp_bounds, select_days, selection_program
+from matchmaker.solver.decompose import day_part, run_parts, solve_day
+from matchmaker.solver.greedy import greedy_schedule
 
 
 def _score(instance, placed) -> int:
@@ -149,7 +148,7 @@ def test_pdlp_path_bounds_the_optimum_and_rounds_to_a_valid_selection(seed: int)
 
 def test_pdlp_is_the_fallback_when_highs_fails(monkeypatch):
     """A HiGHS solve that does not finish leaves the LP to PDLP, which still bounds and rounds."""
-    from matchmaker.selection import SelectionProgram
+    from matchmaker.relax.selection import SelectionProgram
 
     instance = build_instance(generate_scenario("tiny", 0), candidates_per_meeting=None)
     optimum = _optimum(selection_program(instance))
@@ -162,11 +161,11 @@ def test_pdlp_is_the_fallback_when_highs_fails(monkeypatch):
 def test_large_programs_go_to_pdlp(monkeypatch, caplog):
     import logging
 
-    import matchmaker.selection as selection_module
+    import matchmaker.relax.selection as selection_module
 
     monkeypatch.setattr(selection_module, "PDLP_COLUMNS", 0)
     instance = build_instance(generate_scenario("tiny", 1), candidates_per_meeting=None)
-    with caplog.at_level(logging.INFO, logger="matchmaker.selection"):
+    with caplog.at_level(logging.INFO, logger="matchmaker.relax.selection"):
         selection = select_days(instance)
     assert "PDLP" in caplog.text and "restricted HiGHS" in caplog.text
     assert selection.bound >= _optimum(selection_program(instance)) - 1e-6

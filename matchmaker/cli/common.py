@@ -1,0 +1,59 @@
+"""What every command shares: exit codes, the error-to-message mapping, shared options, logging."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+
+import click
+
+from ..errors import (
+    DifferentEventError,
+    InfeasibleError,
+    InputError,
+    MatchmakerError,
+    OutputError,
+    OutputExistsError,
+)
+
+EXIT_VIOLATIONS = 1
+EXIT_BAD_INPUT = 2
+EXIT_NO_SCHEDULE = 3
+
+
+def fail(lines: list[str], code: int) -> None:
+    for line in lines:
+        click.echo(line, err=True)
+    sys.exit(code)
+
+
+def library_errors(command):
+    """Turn library exceptions into one-line-per-problem messages and exit codes, never tracebacks."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except InputError as error:
+            fail([f"error: {line}" for line in error.lines()], EXIT_BAD_INPUT)
+        except InfeasibleError as error:
+            fail(
+                ["error: the must requests and pinned meetings cannot all be met:"] + [f"  {r}" for r in error.reasons],
+                EXIT_BAD_INPUT,
+            )
+        except (OutputExistsError, OutputError, DifferentEventError) as error:
+            fail([f"error: {error}"], EXIT_BAD_INPUT)
+        except MatchmakerError as error:
+            fail([f"error: {error}"], EXIT_NO_SCHEDULE)
+
+    return wrapper
+
+
+def force_option(command):
+    return click.option("--force", is_flag=True, help="Overwrite an existing output file.")(command)
+
+
+def setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)

@@ -1,0 +1,82 @@
+"""Exporting a schedule for the people at the fair: calendars, a workbook, a CSV and an HTML report.
+
+``export_schedule(schedule, scenario, formats, outdir)`` writes into ``outdir``:
+
+- ``ics``:  ``ics/buyer-<id>.ics``, ``ics/exhibitor-<id>.ics``, ``ics/location-<id>.ics``
+- ``xlsx``: ``schedule.xlsx``
+- ``csv``:  ``meetings.csv``
+- ``html``: ``report.html``
+
+Export files in ``outdir`` are replaced (atomically, one file at a time);
+earlier calendars there are read first so that a re-planned schedule updates
+them in place (see ``matchmaker.export.ics``). The layout and every column are
+described in docs/export.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from ...errors import MatchmakerError
+from ...spec.scenario import Scenario
+from ...spec.schedule import Schedule
+from ..files import check_writable_folder
+from .common import build_context
+
+logger = logging.getLogger(__name__)
+
+FORMATS = ("ics", "xlsx", "csv", "html")
+
+
+def _exporter(fmt: str):
+    # Imported on demand: each format pulls in its own library (icalendar, openpyxl, jinja2).
+    if fmt == "ics":
+        from .ics import export_ics
+
+        return export_ics
+    if fmt == "xlsx":
+        from .xlsx import export_xlsx
+
+        return export_xlsx
+    if fmt == "csv":
+        from .csv_export import export_csv
+
+        return export_csv
+    if fmt == "html":
+        from .html import export_html
+
+        return export_html
+    raise MatchmakerError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
+
+
+def export_schedule(
+    schedule: Schedule, scenario: Scenario, formats: Iterable[str], outdir: str | Path, schedule_file: str | None = None
+) -> list[Path]:
+    """Write the schedule in each of ``formats`` into ``outdir``; return the files written.
+
+    Raises ScheduleFileError when the schedule names a buyer, exhibitor or location
+    the scenario does not have (``schedule_file`` names it in the message), and
+    OutputError when ``outdir`` cannot be written.
+    """
+    outdir = Path(outdir)
+    chosen = list(dict.fromkeys(formats))
+    exporters = [(fmt, _exporter(fmt)) for fmt in chosen]
+    if schedule.scenario.sha256 != scenario.fingerprint():
+        logger.warning(
+            "the schedule was made from %r (sha256 %s...), not from this version of the scenario; names and places come from the scenario given",
+            schedule.scenario.name,
+            schedule.scenario.sha256[:12],
+        )
+    context = build_context(schedule, scenario, schedule_file)
+    check_writable_folder(outdir)
+    written: list[Path] = []
+    for fmt, export in exporters:
+        paths = export(context, outdir)
+        logger.info("%s: wrote %d file(s)", fmt, len(paths))
+        written.extend(paths)
+    return written
+
+
+__all__ = ["FORMATS", "export_schedule"]

@@ -1,0 +1,202 @@
+"""What every export format needs: lookups by id, labels, safe file names, safe cells, atomic bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from ...errors import Problem, ScheduleFileError
+from ...spec.scenario import Buyer, Exhibitor, Location, Scenario, hhmm, minutes
+from ...spec.schedule import Meeting, Schedule
+from ..files import write_atomic
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """Neutralize spreadsheet formula injection: text starting with = + - @ tab or CR gets a leading '.
+
+    Applied to every text that comes from an input file before it goes into a CSV
+    or XLSX cell, so ``=HYPERLINK(...)`` in a company name stays text.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def file_stem(kind: str, ident: str) -> str:
+    """A safe, stable file name for a participant or location id: ``buyer-B001``.
+
+    Ids may hold any character; anything outside ``[A-Za-z0-9._-]`` is replaced
+    and a short hash of the id keeps distinct ids apart.
+    """
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", ident).strip("._") or "id"
+    if cleaned != ident:
+        cleaned = f"{cleaned[:60]}-{hashlib.sha1(ident.encode('utf-8')).hexdigest()[:8]}"
+    return f"{kind}-{cleaned}"
+
+
+@dataclass
+class Context:
+    """The schedule joined with the scenario it was made from, for rendering."""
+
+    schedule: Schedule
+    scenario: Scenario
+    buyers: dict[str, Buyer]
+    exhibitors: dict[str, Exhibitor]
+    locations: dict[str, Location]
+    hall_names: dict[str, str]
+    meetings: list[Meeting]  # sorted by date, start, location, buyer
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    def hall_of(self, location_id: str) -> str:
+        location = self.locations.get(location_id)
+        return location.hall if location else ""
+
+    def hall_label(self, location_id: str) -> str:
+        hall = self.hall_of(location_id)
+        return self.hall_names.get(hall, hall)
+
+    def location_label(self, location_id: str) -> str:
+        """``Hall 1, booth H1-A01`` or ``Hall 1, Business Matchmaking Lounge``."""
+        location = self.locations.get(location_id)
+        if location is None:
+            return location_id
+        place = location.name or f"booth {location.id}"
+        return f"{self.hall_label(location_id)}, {place}"
+
+    def location_name(self, location_id: str) -> str:
+        location = self.locations.get(location_id)
+        return (location.name if location and location.name else "") or location_id
+
+    def buyer_meetings(self) -> dict[str, list[Meeting]]:
+        grouped: dict[str, list[Meeting]] = {b: [] for b in self.buyers}
+        for meeting in self.meetings:
+            grouped[meeting.buyer].append(meeting)
+        return grouped
+
+    def exhibitor_meetings(self) -> dict[str, list[Meeting]]:
+        grouped: dict[str, list[Meeting]] = {e: [] for e in self.exhibitors}
+        for meeting in self.meetings:
+            grouped[meeting.exhibitor].append(meeting)
+        return grouped
+
+    def location_meetings(self) -> dict[str, list[Meeting]]:
+        grouped: dict[str, list[Meeting]] = {loc: [] for loc in self.locations}
+        for meeting in self.meetings:
+            grouped.setdefault(meeting.location, []).append(meeting)
+        return grouped
+
+    def slot_starts(self, day: date) -> list[str]:
+        """Slot start times of a day (from its sessions), plus any meeting start off that grid."""
+        step = self.scenario.slot_minutes + self.scenario.changeover_minutes
+        starts: set[int] = set()
+        for scenario_day in self.scenario.days:
+            if scenario_day.date != day:
+                continue
+            for session in scenario_day.sessions:
+                t = minutes(session.start)
+                while t + self.scenario.slot_minutes <= minutes(session.end):
+                    starts.add(t)
+                    t += step
+        starts |= {minutes(m.start) for m in self.meetings if m.date == day}
+        return [hhmm(t) for t in sorted(starts)]
+
+    def days(self) -> list[date]:
+        return sorted({d.date for d in self.scenario.days} | {m.date for m in self.meetings})
+
+    def grid_locations(self) -> list[str]:
+        """Locations in scenario order, then any location only the schedule names."""
+        ordered = list(self.locations)
+        ordered += sorted({m.location for m in self.meetings} - set(ordered))
+        return ordered
+
+    def exhibitors_at(self, location_id: str) -> list[Exhibitor]:
+        return [e for e in self.exhibitors.values() if self.scenario.meeting_location(e) == location_id]
+
+    def overview(self) -> list[tuple[str, object]]:
+        """The headline figures, as (label, value) rows."""
+        stats, solver = self.schedule.stats, self.schedule.solver
+        rows: list[tuple[str, object]] = [
+            ("Fair", self.scenario.name),
+            ("Schedule version", self.schedule.version),
+            ("Time zone", self.scenario.timezone),
+            ("Days", ", ".join(d.isoformat() for d in self.days())),
+            ("Meetings", len(self.meetings)),
+            ("Buyers", len(self.buyers)),
+            ("Exhibitors", len(self.exhibitors)),
+        ]
+        for side, counts in (("buyer", self.per_buyer()), ("exhibitor", self.per_exhibitor())):
+            values = list(counts.values()) or [0]
+            rows += [
+                (f"Meetings per {side}: min", min(values)),
+                (f"Meetings per {side}: median", statistics.median(values)),
+                (f"Meetings per {side}: max", max(values)),
+                (f"{side.capitalize()}s without a meeting", sum(1 for v in values if v == 0)),
+            ]
+        rows += [
+            ("Must requests met", f"{stats.must_requests.met} of {stats.must_requests.total}"),
+            ("Want requests met", f"{stats.want_requests.met} of {stats.want_requests.total}"),
+            ("Requests not scheduled", len(self.schedule.unscheduled_requests)),
+            ("Interpreted meetings", sum(1 for m in self.meetings if m.interpreter)),
+            ("Idle gaps", stats.idle_gaps),
+            ("Meetings missing below min_meetings", stats.min_meetings_shortfall),
+            ("Value of the schedule", stats.value),
+        ]
+        if solver is not None:
+            rows += [("Solver status", solver.status), ("Solver seconds", solver.seconds)]
+            if solver.best_bound is not None:
+                rows.append(("Best bound", solver.best_bound))
+            if solver.message:
+                rows.append(("Solver note", solver.message))
+        return rows
+
+    def per_buyer(self) -> dict[str, int]:
+        return {b: len(ms) for b, ms in self.buyer_meetings().items()}
+
+    def per_exhibitor(self) -> dict[str, int]:
+        return {e: len(ms) for e, ms in self.exhibitor_meetings().items()}
+
+
+def build_context(schedule: Schedule, scenario: Scenario, schedule_file: str | None = None) -> Context:
+    """Join schedule and scenario; raise ScheduleFileError when a meeting names something the scenario lacks."""
+    buyers = {b.id: b for b in scenario.buyers}
+    exhibitors = {e.id: e for e in scenario.exhibitors}
+    locations = {loc.id: loc for loc in scenario.locations}
+    problems = []
+    for index, meeting in enumerate(schedule.meetings):
+        if meeting.buyer not in buyers:
+            problems.append(Problem(f"meetings[{index}].buyer", f"buyer {meeting.buyer!r} is not in the scenario"))
+        if meeting.exhibitor not in exhibitors:
+            problems.append(Problem(f"meetings[{index}].exhibitor", f"exhibitor {meeting.exhibitor!r} is not in the scenario"))
+        if meeting.location not in locations:
+            problems.append(Problem(f"meetings[{index}].location", f"location {meeting.location!r} is not in the scenario"))
+    for index, request in enumerate(schedule.unscheduled_requests):
+        if request.buyer not in buyers:
+            problems.append(Problem(f"unscheduled_requests[{index}].buyer", f"buyer {request.buyer!r} is not in the scenario"))
+        if request.exhibitor not in exhibitors:
+            problems.append(Problem(f"unscheduled_requests[{index}].exhibitor", f"exhibitor {request.exhibitor!r} is not in the scenario"))
+    if problems:
+        raise ScheduleFileError(problems[:50] + ([Problem("", f"... and {len(problems) - 50} more")] if len(problems) > 50 else []), schedule_file)
+    ordered = sorted(schedule.meetings, key=lambda m: (m.date, minutes(m.start), m.location, m.buyer, m.exhibitor))
+    return Context(schedule, scenario, buyers, exhibitors, locations, {h.id: h.name or h.id for h in scenario.halls}, ordered)
+
+
+def group_by_day(meetings: list[Meeting]) -> dict[date, list[Meeting]]:
+    grouped: dict[date, list[Meeting]] = defaultdict(list)
+    for meeting in meetings:
+        grouped[meeting.date].append(meeting)
+    return dict(grouped)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> Path:
+    """Write an export file atomically; export files may be replaced, unchanged ones are left alone."""
+    return write_atomic(path, data, force=True)

@@ -1,0 +1,660 @@
+"""Brokerage solving for the ``breaks`` objective: busy patterns per participant, an LP bound and a local search.
+
+When every candidate meeting is committed (must or pinned, as in a brokerage event), each
+participant's number of meetings n_p is fixed, so its day is one *busy pattern*: the set of
+n_p slots it meets in. The extended formulation picks one pattern per participant
+(z_{p,P} = 1), ties the patterns to the meeting variables (busy_{p,s} = sum of z whose
+pattern holds s) and counts breaks exactly as sum_P breaks(P) z_{p,P}. Its LP relaxation
+is what proves break lower bounds; the time-indexed model's LP does not.
+
+1. Every participant at the fewest breaks m_p it can have at all (feasibility, two full
+   searches): a schedule found there has sum_p m_p breaks, a proven optimum.
+2. The pattern LP over all patterns (HiGHS): a lower bound, the optimum on tic-13crafc.
+3. Kempe-chain annealing (``break_search``) from the greedy towards that bound; reaching it
+   proves the schedule optimal.
+4. Otherwise CP-SAT minimizes total breaks over all patterns, hinted with the best schedule;
+   with precedences or a large pattern model, the *generic* model (the block-start counter
+   of ``model/breaks.py`` for everyone) with core-based search instead.
+
+The commitments model (first schedule, infeasibility proof) runs only when stage 1 does not
+settle the instance. See docs/brokerage.md for the measurements behind each choice.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from ..errors import InfeasibleError
+from ..instance.candidates import Instance
+from ..spec.schedule import SolverInfo
+from . import break_search
+from .diagnose import conflicting_commitments
+from .greedy import greedy_schedule
+from .model import HARD_RULES
+from .model.breaks import party_break_var
+from .model.fairness import add_break_fairness
+from .model.pairs import add_must_requests, add_pinned
+from .model.variables import MeetingVars, create_meeting_vars
+from .run import ProgressCallback
+
+logger = logging.getLogger(__name__)
+
+PATTERN_CAP = 4000  # patterns per participant above which it keeps the block-start counter
+TOTAL_PATTERN_CAP = 60_000  # patterns in one model
+STAGE1_SHARE = 0.3  # of the time limit for the fewest-breaks stage, at most
+# Stage-1 workers, all full searches: search without LP finds the schedule (tic-13.prec15 0.75 s,
+# forumt-14 0.2 s, where max_lp led took 3-30 s) and the strong LP refutes "everyone at its fewest
+# breaks" when that is impossible (tic-13crafc: 0.2 s; search without LP does not in 30 s).
+STAGE1_SUBSOLVERS = ["no_lp", "max_lp", "quick_restart", "default_lp", "core", "pseudo_costs", "reduced_costs", "lb_tree_search"]
+LARGE_PATTERNS = 10_000  # patterns above which stage 2 uses the generic model
+# Local search between stage 1 and stage 2 (tic-13crafc: the optimum 4 in 1-3 s, where stage 2 alone took 17-60 s).
+SEARCH_ITERATIONS = 250_000
+SEARCH_SHARE = 0.1  # of the time limit, at most (it stops at the lower bound)
+# Generic-model workers, best first (with 2 workers only the first is a full search, the other thread runs
+# neighbourhoods): core-based search raises the bound from the LP's 17 to fixed020's optimum 20 in 3-5 s,
+# where max_lp first stays at 17 for 40 s.
+GENERIC_SUBSOLVERS = ["core", "max_lp", "reduced_costs", "default_lp", "quick_restart", "pseudo_costs", "no_lp", "lb_tree_search"]
+# Stage-2 workers, best first: the strong LP proves the bound (tic-13crafc: 4 in 1.1 s), neighbourhoods find schedules.
+PATTERN_SUBSOLVERS = ["max_lp", "core", "quick_restart", "default_lp", "reduced_costs", "pseudo_costs", "no_lp", "lb_tree_search"]
+
+
+class _TooMany(Exception):
+    pass
+
+
+@dataclass
+class PartyPatterns:
+    """One participant's busy patterns (slot tuples) and their break counts; ``complete`` = none left out."""
+
+    party: int
+    meetings: int
+    patterns: list[tuple[int, ...]] = field(default_factory=list)
+    breaks: list[int] = field(default_factory=list)
+    complete: bool = True
+    literals: list = field(default_factory=list)  # z per pattern, once linked into a model
+
+    @property
+    def fewest(self) -> int | None:
+        return min(self.breaks, default=None)
+
+
+@dataclass
+class Fewest:
+    """Per participant: patterns with its fewest breaks, that number (a proven lower bound), and whether the list is whole."""
+
+    patterns: dict[int, PartyPatterns]
+    floor: dict[int, int]
+    exact: bool
+
+
+def applies(instance: Instance) -> bool:
+    """The pattern path: objective "breaks", every candidate committed, nothing to re-plan against."""
+    return (
+        instance.scenario.objective == "breaks"
+        and bool(instance.candidates)
+        and all(
+            (c.request_level == "must" or c.pinned_slot is not None) and c.previous_slot is None for c in instance.candidates
+        )
+    )
+
+
+def _positions(instance: Instance, party: int, own: list[int]) -> list[tuple[int, int, int]]:
+    """(day, position in the day, slot) of every slot where ``party`` may meet, in time order."""
+    usable = {s for c in own for s in _domain(instance, c)}
+    return [(d, i, s) for d, day in enumerate(instance.grid.by_day) for i, s in enumerate(day) if s in usable]
+
+
+def _domain(instance: Instance, c: int) -> list[int]:
+    candidate = instance.candidates[c]
+    if candidate.pinned_slot is not None:
+        return [candidate.pinned_slot] if candidate.pinned_slot in candidate.slots else []
+    return candidate.slots
+
+
+def enumerate_patterns(
+    items: list[tuple[int, int, int]], n: int, most_breaks: int, cap: int, required: set[int] = frozenset()
+) -> Iterator[tuple[tuple[int, ...], int]]:
+    """Every n-subset of ``items`` (day, position, slot) holding the ``required`` slots, with at most ``most_breaks`` breaks.
+
+    Yields (slots, breaks). Built run by run: a run is a block of adjacent positions of
+    one day; a run after another run of the same day is a break. Raises _TooMany past
+    ``cap`` patterns.
+    """
+    needed = {i for i, item in enumerate(items) if item[2] in required}
+    count = 0
+    size = len(items)
+
+    def adjacent(a: int, b: int) -> bool:
+        return items[a][0] == items[b][0] and items[b][1] == items[a][1] + 1
+
+    def runs(first: int, left: int, breaks: int, last_day: int | None, chosen: list[int]):
+        nonlocal count
+        if left == 0:
+            if not needed.issubset(chosen):
+                return
+            count += 1
+            if count > cap:
+                raise _TooMany
+            yield tuple(items[i][2] for i in chosen), breaks
+            return
+        if first - 1 in needed and (not chosen or chosen[-1] != first - 1):
+            return  # skipped a required slot (the gap after the last run)
+        for start in range(first, size - left + 1):
+            if any(first <= r < start for r in needed):
+                break  # a required slot left out
+            extra = breaks + (items[start][0] == last_day)
+            if extra > most_breaks:
+                continue
+            length = 1
+            while True:
+                end = start + length  # exclusive
+                block = list(range(start, end))
+                following = end + 1 if end < size and adjacent(end - 1, end) else end
+                if length == left or following < size:
+                    yield from runs(following, left - length, extra, items[start][0], chosen + block)
+                if length == left or end >= size or not adjacent(end - 1, end):
+                    break
+                length += 1
+
+    yield from runs(0, n, 0, None, [])
+
+
+def _fits(instance: Instance, own: list[int], pattern: tuple[int, ...], per_day: int | None, day_of: dict[int, int]) -> bool:
+    """The participant's meetings can fill exactly the pattern's slots (a perfect matching), within its daily cap."""
+    if per_day is not None:
+        counts: dict[int, int] = {}
+        for s in pattern:
+            counts[day_of[s]] = counts.get(day_of[s], 0) + 1
+        if max(counts.values()) > per_day:
+            return False
+    slots = set(pattern)
+    holder: dict[int, int] = {}
+
+    def augment(c: int, seen: set[int]) -> bool:
+        for s in _domain(instance, c):
+            if s in slots and s not in seen:
+                seen.add(s)
+                if s not in holder or augment(holder[s], seen):
+                    holder[s] = c
+                    return True
+        return False
+
+    return all(augment(c, set()) for c in own)
+
+
+def party_patterns(instance: Instance, party: int, own: list[int], most_breaks: int, cap: int = PATTERN_CAP) -> PartyPatterns:
+    """The participant's valid patterns with at most ``most_breaks`` breaks (``complete`` False past ``cap``)."""
+    result = PartyPatterns(party, len(own))
+    items = _positions(instance, party, own)
+    day_of = {s: d for d, day in enumerate(instance.grid.by_day) for s in day}
+    per_day = instance.parties[party].max_per_day
+    same = all(set(_domain(instance, c)) == {s for _, _, s in items} for c in own)
+    try:
+        required = {instance.candidates[c].pinned_slot for c in own if instance.candidates[c].pinned_slot is not None}
+        for pattern, breaks in enumerate_patterns(items, len(own), most_breaks, cap, required):
+            if (same and per_day is None) or _fits(instance, own, pattern, per_day, day_of):
+                result.patterns.append(pattern)
+                result.breaks.append(breaks)
+    except _TooMany:
+        result.complete = False
+    return result
+
+
+def fewest_patterns(instance: Instance, party: int, own: list[int], most_breaks: int) -> tuple[PartyPatterns, int]:
+    """The participant's valid patterns with the fewest breaks k it can have, and k (a proven lower bound).
+
+    Levels are tried k = 0, 1, ...; a level cut off at the cap with nothing valid yet
+    stops the search there: k is still a lower bound, the list is empty and incomplete.
+    """
+    for k in range(most_breaks + 1):
+        found = party_patterns(instance, party, own, k)
+        keep = [i for i, b in enumerate(found.breaks) if b == k]
+        if keep or not found.complete:
+            return PartyPatterns(party, len(own), [found.patterns[i] for i in keep], [k] * len(keep), found.complete), k
+    return PartyPatterns(party, len(own)), most_breaks + 1
+
+
+def break_cap(instance: Instance, own_of: list[list[int]]) -> int | None:
+    """Most breaks any participant may have: d when someone can never have a break (fairness, L = 0), else None."""
+    spread = instance.scenario.fairness.max_break_spread
+    if spread is not None and any(len(own) <= 1 for own in own_of):
+        return spread
+    return None
+
+
+@dataclass
+class PatternModel:
+    model: cp_model.CpModel
+    mv: MeetingVars
+    total: cp_model.LinearExprT
+    pattern_parties: int
+    fallback_parties: int
+
+
+def build_pattern_model(
+    instance: Instance, chosen: dict[int, PartyPatterns], lower: int = 0, fixed: dict[int, int] | None = None
+) -> PatternModel:
+    """Every hard rule, then per participant the pattern link (or the block-start counter), fairness and total breaks.
+
+    ``chosen`` maps participants to their patterns; the others get ``party_break_var``,
+    held at ``fixed[p]`` breaks when given. ``lower`` is a known lower bound on the total.
+    """
+    model = cp_model.CpModel()
+    mv = create_meeting_vars(model, instance)
+    for rule in HARD_RULES:
+        if rule is not add_break_fairness:
+            rule(model, instance, mv)
+    add_must_requests(model, instance, mv)
+    add_pinned(model, instance, mv)
+    breaks: dict[int, cp_model.IntVar] = {}
+    objective = []
+    fallback = 0
+    for party in range(len(instance.parties)):
+        patterns = chosen.get(party)
+        if patterns is None:
+            var = party_break_var(model, instance, mv, party)
+            if var is not None:
+                if fixed and party in fixed:
+                    model.add(var == fixed[party])
+                breaks[party] = var
+                objective.append(var)
+                fallback += 1
+            continue
+        breaks[party], terms = _link_patterns(model, instance, mv, patterns)
+        objective.extend(terms)
+    mv._party_breaks = breaks  # type: ignore[attr-defined]
+    add_break_fairness(model, instance, mv)
+    if instance.precedences:
+        _add_scheduling_view(model, instance, mv, chosen)
+    total = sum(objective)
+    if lower > 0:
+        model.add(total >= lower)
+    return PatternModel(model, mv, total, len(chosen), fallback)
+
+
+def _add_scheduling_view(model: cp_model.CpModel, instance: Instance, mv: MeetingVars, chosen: dict[int, PartyPatterns]) -> None:
+    """Implied: meeting times t_c = sum_s s x_cs, all different per participant, inside its pattern's first..last slot.
+
+    Slot indices are in time order. The pattern literals z give first_p = sum min(P) z_P
+    and last_p = sum max(P) z_P; first_p <= t_c <= last_p for each meeting c of p. This
+    interval view propagates windows (a participant without breaks fills first..last).
+    """
+    time_of = {}
+    for c in instance.candidates:
+        own = mv.by_candidate[c.index]
+        if not own:
+            continue
+        t = model.new_int_var_from_domain(cp_model.Domain.from_values(sorted(mv.slot_of[v] for v in own)), "")
+        model.add(t == sum(mv.slot_of[v] * mv.x[v] for v in own))
+        mv.derive(t, lambda active, own=own: next((mv.slot_of[v] for v in own if v in active), mv.slot_of[own[0]]))
+        time_of[c.index] = t
+    meetings: dict[int, list[int]] = {}
+    for c in instance.candidates:
+        if c.index in time_of:
+            meetings.setdefault(c.buyer, []).append(c.index)
+            meetings.setdefault(c.exhibitor, []).append(c.index)
+    for party, own in meetings.items():
+        if len(own) > 1:
+            model.add_all_different([time_of[c] for c in own])
+        patterns = chosen.get(party)
+        if patterns is None or not patterns.patterns:
+            continue
+        z = patterns.literals
+        first = sum(min(p) * var for p, var in zip(patterns.patterns, z))
+        last = sum(max(p) * var for p, var in zip(patterns.patterns, z))
+        for c in own:
+            model.add(time_of[c] >= first)
+            model.add(time_of[c] <= last)
+    by_pair = {(c.buyer, c.exhibitor): c.index for c in instance.candidates}
+    for before, after in instance.precedences:
+        a, b = by_pair.get(before), by_pair.get(after)
+        if a in time_of and b in time_of:
+            model.add(time_of[a] < time_of[b])
+
+
+def _link_patterns(model: cp_model.CpModel, instance: Instance, mv: MeetingVars, patterns: PartyPatterns):
+    """Hard (exact reformulation): the participant's busy slots are exactly one of its patterns.
+
+    Returns its break count and that count as a sum of pattern literals (the objective
+    is stated over the literals: core-based search works on them).
+    """
+    party = patterns.party
+    busy_of = _busy_of(instance, mv, party)
+    z = [
+        mv.derive(model.new_bool_var(""), lambda active, members=frozenset(pattern): int(busy_of(active) == members))
+        for pattern in patterns.patterns
+    ]
+    model.add_exactly_one(z)
+    patterns.literals = z
+    holding: dict[int, list] = {}
+    for var, pattern in zip(z, patterns.patterns):
+        for s in pattern:
+            holding.setdefault(s, []).append(var)
+    for s in instance.grid.slots:
+        own = mv.by_party_slot.get((party, s.index))
+        if own:
+            model.add(sum(mv.x[v] for v in own) == sum(holding.get(s.index, [])))
+    position = {s: (d, i) for d, day in enumerate(instance.grid.by_day) for i, s in enumerate(day)}
+
+    def count(active) -> int:
+        per_day: dict[int, list[int]] = {}
+        for s in busy_of(active):
+            d, i = position[s]
+            per_day.setdefault(d, []).append(i)
+        return sum(sum(1 for a, b in zip(p, p[1:]) if b - a > 1) for p in (sorted(x) for x in per_day.values()))
+
+    terms = [b * var for b, var in zip(patterns.breaks, z) if b]
+    breaks = mv.derive(model.new_int_var(min(patterns.breaks), max(patterns.breaks), ""), count)
+    model.add(breaks == sum(terms))
+    return breaks, terms
+
+
+def _busy_of(instance: Instance, mv: MeetingVars, party: int):
+    """The slots ``party`` meets in, from a set of active x indices (for hints; remembers the last set)."""
+    own = sorted({v for (p, _s), vs in mv.by_party_slot.items() if p == party for v in vs})
+    last: list = [None, frozenset()]
+
+    def busy(active) -> frozenset[int]:
+        if last[0] is not active:
+            last[0], last[1] = active, frozenset(mv.slot_of[v] for v in own if v in active)
+        return last[1]
+
+    return busy
+
+
+def _own_meetings(instance: Instance) -> list[list[int]]:
+    own: list[list[int]] = [[] for _ in instance.parties]
+    for c in instance.candidates:
+        own[c.buyer].append(c.index)
+        own[c.exhibitor].append(c.index)
+    return own
+
+
+def fewest_breaks(instance: Instance) -> Fewest:
+    """Stage-1 data: per participant with two or more meetings, its fewest-break patterns and floor."""
+    own_of = _own_meetings(instance)
+    cap = break_cap(instance, own_of)
+    result = Fewest({}, {}, True)
+    for party, own in enumerate(own_of):
+        if len(own) < 2:
+            continue
+        most = len(own) - 1 if cap is None else min(cap, len(own) - 1)
+        patterns, floor = fewest_patterns(instance, party, own, most)
+        result.floor[party] = floor
+        if patterns.patterns:
+            result.patterns[party] = patterns
+        result.exact &= patterns.complete
+    return result
+
+
+def all_patterns(instance: Instance) -> dict[int, PartyPatterns]:
+    """Stage-2 data: every valid pattern up to the fairness cap, for the participants where the list is whole and small."""
+    own_of = _own_meetings(instance)
+    cap = break_cap(instance, own_of)
+    found: dict[int, PartyPatterns] = {}
+    for party, own in enumerate(own_of):
+        if len(own) < 2:
+            continue
+        most = len(own) - 1 if cap is None else min(cap, len(own) - 1)
+        patterns = party_patterns(instance, party, own, most)
+        if patterns.complete and patterns.patterns:
+            found[party] = patterns
+    total = sum(len(p.patterns) for p in found.values())
+    for party in sorted(found, key=lambda p: (-len(found[p].patterns), p)):
+        if total <= TOTAL_PATTERN_CAP:
+            break
+        total -= len(found.pop(party).patterns)
+    return found
+
+
+def pattern_lp_bound(instance: Instance, patterns: dict[int, PartyPatterns]) -> int | None:
+    """A proven lower bound on total breaks: the pattern formulation's LP (HiGHS), rounded up; None if it is infeasible.
+
+    Columns x_{c,s} (meeting c in slot s) and z_{p,P} (participant p busy exactly in
+    pattern P); rows: each meeting once, tables per location and slot, busy_{p,s} =
+    sum of p's patterns holding s, one pattern per listed participant, one meeting
+    per slot for the others. Precedences, fairness beyond the pattern cap and the
+    breaks of unlisted participants are left out, which only loosens it. It is the
+    bound CP-SAT's LP worker reaches after presolve (tic-13crafc: 4.0), in a tenth of
+    the time, so the local search knows when to stop.
+    """
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    rows: list[int] = []
+    cols: list[int] = []
+    coefs: list[float] = []
+    lower: list[float] = []
+    upper: list[float] = []
+    cost: list[float] = []
+
+    def row(terms: list[tuple[int, float]], low: float, high: float) -> None:
+        for col, coef in terms:
+            rows.append(len(lower))
+            cols.append(col)
+            coefs.append(coef)
+        lower.append(low)
+        upper.append(high)
+
+    at: dict[tuple[int, int], list[int]] = defaultdict(list)  # (party or -1 - location, slot) -> x columns
+    for c in instance.candidates:
+        own = []
+        for s in _domain(instance, c.index):
+            own.append(len(cost))
+            for key in ((c.buyer, s), (c.exhibitor, s), (-1 - c.location, s)):
+                at[key].append(len(cost))
+            cost.append(0.0)
+        row([(col, 1.0) for col in own], 1.0, 1.0)
+    for (owner, s), members in at.items():
+        if owner < 0:
+            row([(col, 1.0) for col in members], 0.0, float(instance.location_tables[-1 - owner]))
+        elif owner not in patterns and len(members) > 1:
+            row([(col, 1.0) for col in members], 0.0, 1.0)
+    for party, listed in patterns.items():
+        holding: dict[int, list[int]] = defaultdict(list)
+        first = len(cost)
+        for pattern, breaks in zip(listed.patterns, listed.breaks):
+            for s in pattern:
+                holding[s].append(len(cost))
+            cost.append(float(breaks))
+        row([(col, 1.0) for col in range(first, len(cost))], 1.0, 1.0)
+        for s in set(holding) | {s for (p, s) in at if p == party}:
+            row([(col, 1.0) for col in at.get((party, s), [])] + [(col, -1.0) for col in holding.get(s, [])], 0.0, 0.0)
+    matrix = coo_matrix((coefs, (rows, cols)), shape=(len(lower), len(cost))).tocsr()
+    low, high = np.array(lower), np.array(upper)
+    equal = low == high
+    result = linprog(
+        np.array(cost), A_ub=matrix[~equal], b_ub=high[~equal], A_eq=matrix[equal], b_eq=high[equal],
+        bounds=(0.0, 1.0), method="highs-ipm",  # 0.35 s against dual simplex 0.7 s on tic-13crafc
+    )
+    if result.status == 2:  # no schedule uses only these patterns
+        return None
+    return math.ceil(result.fun - 1e-4) if result.status == 0 else 0
+
+
+def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, info: SolverInfo) -> dict[int, int]:
+    """Fewest total breaks for an all-committed instance (see the module docstring); returns candidate -> slot.
+
+    ``start`` builds a complete schedule (commitments, then greedy) and is called only
+    when stage 1 does not settle the instance. ``run`` is the solver's Run (clock,
+    budgets, CP-SAT configuration); ``info`` gets status and bound. Time running out
+    returns the best schedule found, ``start()`` at worst.
+    """
+    best = _Best(start)
+    fewest = fewest_breaks(instance)
+    best.lower = sum(fewest.floor.values())
+    logger.info(
+        "breaks: lower bound %d from patterns; stage 1 with %d patterns (%s)",
+        best.lower, sum(len(p.patterns) for p in fewest.patterns.values()), "whole" if fewest.exact else "cut at the cap",
+    )
+    used = 0.0  # shares of the limit spent (deterministic budgets)
+    fixed = {p: k for p, k in fewest.floor.items() if p not in fewest.patterns}
+    stage1 = build_pattern_model(instance, fewest.patterns, fixed=fixed)
+    budget = run.budget(STAGE1_SHARE, STAGE1_SHARE)
+    solver, status = _run(run, stage1.model, budget, "breaks stage 1", STAGE1_SUBSOLVERS, every_worker_full=True)
+    used += STAGE1_SHARE
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        best.offer(_placed(stage1.mv, solver), best.lower)
+        return best.finish(info)
+    if status == cp_model.INFEASIBLE and fewest.exact:
+        best.lower += 1  # not every participant can stay at its fewest breaks
+        if _fewest_is_all(instance, fewest):
+            best.schedule()  # stage 1 was the whole problem: the commitments step names the conflict and raises
+    patterns = all_patterns(instance)
+    large = _large(instance, patterns)
+    if not large:
+        # None: no schedule at all; CP-SAT's commitments step then names the conflict.
+        best.lower = max(best.lower, pattern_lp_bound(instance, patterns) or 0)
+        _local_search(instance, run, best)
+        used += SEARCH_SHARE
+        if best.proven:
+            return best.finish(info)
+    if instance.precedences or large:
+        # With precedences the pattern stages find schedules slowly, and a big pattern model (forum-13.fixed020:
+        # 26,666 patterns, 15 participants on the counter) neither improves the schedule nor the LP bound 17:
+        # the generic model with core-based search proves fixed020's 20 in 3-5 s and tic-13.prec15's 0 in 2-13 s.
+        _generic(instance, run, best, max(0.1, 0.9 - used))
+        return best.finish(info)
+    stage2 = build_pattern_model(instance, patterns, lower=best.lower)
+    logger.info(
+        "breaks stage 2: %d participants with %d patterns, %d with the block-start counter, total >= %d",
+        stage2.pattern_parties, sum(len(p.patterns) for p in patterns.values()), stage2.fallback_parties, best.lower,
+    )
+    stage2.model.minimize(stage2.total)
+    stage2.mv.hint_placement(stage2.model, best.schedule())
+    solver, status = _run(run, stage2.model, run.budget(max(0.1, 0.9 - used), 1.0), "breaks stage 2", PATTERN_SUBSOLVERS)
+    best.absorb(stage2, solver, status, instance, run)
+    return best.finish(info)
+
+
+def _local_search(instance: Instance, run, best: _Best) -> None:
+    """Kempe-chain annealing from the best schedule towards the lower bound (see break_search)."""
+    if not break_search.applies(instance):
+        return
+    cap = break_cap(instance, _own_meetings(instance))
+    deadline = None if run.options.deterministic else time.monotonic() + SEARCH_SHARE * run.options.time_limit
+    # The greedy alone leaves meetings out (tic-13crafc: 13 of 180) and the search puts them in, which
+    # spares the CP-SAT commitments step; with precedences it starts from that step's valid schedule.
+    first = best.schedule() if best.placed is not None or instance.precedences else greedy_schedule(instance, []).placed
+    found = break_search.improve_breaks(
+        instance, first, SEARCH_ITERATIONS, run.options.seed, cap=cap, target=best.lower, deadline=deadline
+    )
+    if found.placed is None:
+        return
+    if cap is not None or instance.scenario.fairness.max_break_spread is None:
+        best.offer(found.placed, found.breaks)  # every rule holds by construction
+    else:
+        best.placed = found.placed  # fairness unchecked by the moves: a hint for the models only
+
+
+@dataclass
+class _Best:
+    """The best schedule so far, its breaks (None: not known, e.g. the greedy one) and the proven lower bound.
+
+    ``start`` builds a first complete schedule when one is needed and none was found yet.
+    """
+
+    start: Callable[[], dict[int, int]]
+    placed: dict[int, int] | None = None
+    total: int | None = None
+    lower: int = 0
+    status: str = "UNKNOWN"
+
+    @property
+    def proven(self) -> bool:
+        return self.total is not None and self.total <= self.lower
+
+    def schedule(self) -> dict[int, int]:
+        if self.placed is None:
+            self.placed = self.start()
+        return self.placed
+
+    def offer(self, placed: dict[int, int], total: int) -> None:
+        if self.total is None or total < self.total:
+            self.placed, self.total = placed, total
+
+    def absorb(self, built: PatternModel, solver: cp_model.CpSolver, status: int, instance: Instance, run) -> None:
+        """Take a minimizing solve's schedule and bound; its infeasibility means the commitments conflict."""
+        self.status = solver.status_name(status)
+        if status == cp_model.INFEASIBLE:
+            raise InfeasibleError(conflicting_commitments(instance, run.options))
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            self.offer(_placed(built.mv, solver), round(solver.objective_value))
+            self.lower = max(self.lower, round(solver.best_objective_bound))
+
+    def finish(self, info: SolverInfo) -> dict[int, int]:
+        info.best_bound = -float(self.lower)
+        if self.proven:
+            info.status = "OPTIMAL"
+        elif self.total is not None:
+            info.status = "FEASIBLE"
+        else:
+            info.status, info.fallback = self.status, True
+        return self.schedule()
+
+
+def _fewest_is_all(instance: Instance, fewest: Fewest) -> bool:
+    """Every participant's fewest breaks is already the most it may have (e.g. fairness d = 0): no other patterns."""
+    own_of = _own_meetings(instance)
+    cap = break_cap(instance, own_of)
+    return all(
+        fewest.floor[party] >= (len(own) - 1 if cap is None else min(cap, len(own) - 1))
+        for party, own in enumerate(own_of)
+        if len(own) >= 2
+    )
+
+
+def _large(instance: Instance, patterns: dict[int, PartyPatterns]) -> bool:
+    """The stage-2 pattern model is big: many patterns, or participants left on the block-start counter."""
+    own_of = _own_meetings(instance)
+    fallback = sum(1 for party, own in enumerate(own_of) if len(own) >= 2 and party not in patterns)
+    return fallback > 0 or sum(len(p.patterns) for p in patterns.values()) > LARGE_PATTERNS
+
+
+def _generic(instance: Instance, run, best: _Best, share: float) -> None:
+    """The block-start counter for every participant (the monolithic model's breaks), minimized from the best schedule.
+
+    Gets all the wall time left (deterministic runs: ``share`` of the limit).
+    """
+    generic = build_pattern_model(instance, {}, lower=best.lower)
+    generic.model.minimize(generic.total)
+    generic.mv.hint_placement(generic.model, best.schedule())
+    solver, status = _run(run, generic.model, run.budget(share, 1.0), "breaks: generic model", GENERIC_SUBSOLVERS)
+    best.absorb(generic, solver, status, instance, run)
+
+
+def _placed(mv: MeetingVars, solver: cp_model.CpSolver) -> dict[int, int]:
+    return {mv.cand_of[v]: mv.slot_of[v] for v, var in enumerate(mv.x) if solver.boolean_value(var)}
+
+
+def _run(
+    run, model: cp_model.CpModel, budget: float, stage: str, subsolvers: list[str], every_worker_full: bool = False
+) -> tuple[cp_model.CpSolver, int]:
+    """One CP-SAT call under the run's configuration, with ``subsolvers`` first (one worker: the LP-heavy one).
+
+    By default CP-SAT on 2 workers runs only the first subsolver as a full search and
+    gives the other thread to neighbourhood search, which minimizing needs;
+    ``every_worker_full`` makes each worker a full search (feasibility stages).
+    """
+    solver = cp_model.CpSolver()
+    run.configure(solver, budget)
+    workers = solver.parameters.num_workers
+    if workers >= 2:
+        solver.parameters.subsolvers.extend(subsolvers[:workers])
+        if every_worker_full:
+            solver.parameters.num_full_subsolvers = min(workers, len(subsolvers))
+    elif subsolvers:
+        solver.parameters.linearization_level = 2
+    options = run.options
+    callback = ProgressCallback(stage, run.started, options.on_progress) if options.on_progress else None
+    status = solver.solve(model, callback)
+    logger.info("%s: %s in %.2fs", stage, solver.status_name(status), solver.wall_time)
+    return solver, status

@@ -1,0 +1,227 @@
+"""Solve: scenario in, Schedule out.
+
+Steps: candidate matching → commitments (must requests and pins) placed by a
+small exact model, which also proves infeasibility → greedy completion (the
+hint and the fallback) → CP-SAT: one monolithic model when it is small, else
+the two-stage decomposition of ``decompose.py`` → schedule with stats.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from ..errors import InfeasibleError, MatchmakerError
+from ..instance.candidates import (
+    DEFAULT_CANDIDATES_PER_MEETING,
+    Instance,
+    build_instance,
+    prune_instance,
+    restrict,
+)
+from ..relax.flow_bound import upper_bounds
+from ..relax.pricing import generate_columns, pooled_instance
+from ..spec.scenario import Scenario
+from ..spec.schedule import Schedule, SolverInfo
+from . import brokerage
+from .decompose import solve_decomposed
+from .diagnose import conflicting_commitments, impossible_commitments
+from .greedy import greedy_schedule
+from .model import build_model
+from .run import Run, SolveOptions
+from .solution import build_schedule
+
+logger = logging.getLogger(__name__)
+
+BOUND_ITERATIONS = 12  # subgradient rounds of the flow bound; each is one min-cost flow
+BOUND_SHARE = 0.12  # of the time limit for refining the bound (the first round always runs)
+MONOLITHIC_MAX_VARIABLES = 40_000  # above this, presolve alone eats a 2-core budget
+COLUMN_GENERATION_SHARE = 0.3  # of the time left, for the column generation rounds of fairs too large to match whole
+STREAMING_PAIRS = 4_000_000  # buyers x exhibitors above which pairs are matched as a pair table (xl: 10M)
+
+
+@dataclass
+class Solved:
+    """The engine's result, before the pipeline checks and explains it.
+
+    ``fallback`` builds the start schedule (commitments and greedy) that every
+    stage improved on: what the pipeline returns if the final schedule fails the
+    checker, which would be a bug. None when no start schedule was made.
+    """
+
+    schedule: Schedule
+    instance: Instance
+    fallback: Callable[[], Schedule] | None = None
+
+
+def _breaks(instance: Instance) -> bool:
+    """Brokerage objective: the LP-heavy worker proves break bounds the default pair does not."""
+    return instance.scenario.objective == "breaks"
+
+
+def _place_commitments(instance: Instance, run: Run) -> list[tuple[int, int]]:
+    """Place every must request and pin with all hard rules; raise InfeasibleError if impossible."""
+    committed = [c.index for c in instance.candidates if c.request_level == "must" or c.pinned_slot is not None]
+    if not committed:
+        return []
+    sub, original = restrict(instance, committed)
+    built = build_model(sub, objective=False)
+    solver, status = run.run(built.model, run.budget(0.2, 0.2), "commitments", lp_heavy=_breaks(instance))
+    if status == cp_model.INFEASIBLE:
+        raise InfeasibleError(conflicting_commitments(sub, run.options))
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return []  # undecided in time: the greedy tries on its own
+    mv = built.vars
+    return [(original[mv.cand_of[v]], mv.slot_of[v]) for v, var in enumerate(mv.x) if solver.boolean_value(var)]
+
+
+def _solve_monolithic(instance: Instance, start: dict[int, int], run: Run, info: SolverInfo) -> dict[int, int]:
+    built = build_model(instance)
+    built.vars.hint_placement(built.model, start)
+    solver, status = run.run(built.model, run.budget(0.9, 1.0), "cp-sat", lp_heavy=_breaks(instance))
+    info.status = solver.status_name(status)
+    if status == cp_model.INFEASIBLE:  # commitments were placeable, so this means a modelling bug
+        raise MatchmakerError("the model is infeasible although the must requests fit; please report this scenario")
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        info.fallback = True
+        return start
+    info.best_bound = solver.best_objective_bound
+    mv = built.vars
+    return {mv.cand_of[v]: mv.slot_of[v] for v, var in enumerate(mv.x) if solver.boolean_value(var)}
+
+
+def solve_scenario(scenario: Scenario, options: SolveOptions) -> Solved:
+    """Find a conflict-free schedule that is as valuable as possible within the time limit.
+
+    Raises InfeasibleError (with the conflicting must/pinned meetings named) when
+    the commitments cannot all be met. Otherwise always returns a schedule, even
+    when time runs out: the greedy schedule is the floor. ``pipeline.solve`` is
+    the public entry, which checks and explains what this returns.
+    """
+    run = Run(options)
+    if options.strategy != "monolithic" and len(scenario.buyers) * len(scenario.exhibitors) > STREAMING_PAIRS:
+        # Millions of matching pairs: all held as arrays, each buyer's best as candidates;
+        # column generation adds those the selection LP's duals price in, and bounds them all.
+        pooled = pooled_instance(scenario, options.candidates_per_meeting or DEFAULT_CANDIDATES_PER_MEETING)
+        budget = math.inf if options.deterministic else COLUMN_GENERATION_SHARE * run.remaining()
+        return solve_instance(generate_columns(pooled, budget), dataclasses.replace(options, strategy="decompose"), run)
+    every_pair = build_instance(scenario, candidates_per_meeting=None)
+    instance = every_pair
+    if options.candidates_per_meeting is not None:
+        instance = prune_instance(every_pair, options.candidates_per_meeting)
+    if options.strategy == "decompose" or (options.strategy == "auto" and _variables(instance) > MONOLITHIC_MAX_VARIABLES):
+        # The decomposition's selection LP prices every matching pair at little
+        # cost, so pruning would only lose value (about 1% at Anping size).
+        instance = every_pair
+    return solve_instance(instance, options, run)
+
+
+def _variables(instance: Instance) -> int:
+    """(pair, slot) variables a monolithic model of ``instance`` would have."""
+    return sum(len(c.slots) for c in instance.candidates)
+
+
+def solve_instance(
+    instance: Instance, options: SolveOptions, run: Run | None = None, preferred: list[tuple[int, int]] = ()
+) -> Solved:
+    """Solve a prepared candidate instance; ``preferred`` placements (e.g. a previous schedule) guide the hint."""
+    run = run or Run(options)
+    scenario = instance.scenario
+    impossible = impossible_commitments(instance)
+    if impossible:
+        raise InfeasibleError(impossible)
+
+    variables = _variables(instance)
+    strategy = options.strategy
+    if strategy == "auto":
+        strategy = "monolithic" if variables <= MONOLITHIC_MAX_VARIABLES else "decompose"
+    info = SolverInfo(
+        status="UNKNOWN",
+        seconds=0.0,
+        seed=options.seed,
+        workers=options.num_workers,
+        time_limit=options.time_limit,
+        deterministic=options.deterministic,
+        strategy=strategy,
+    )
+
+    started: list[dict[int, int]] = []  # the start schedule, once made
+
+    def start() -> dict[int, int]:
+        """Commitments placed by CP-SAT, then the greedy fills the rest: the schedule every stage improves."""
+        base = _place_commitments(instance, run)
+        greedy = greedy_schedule(instance, base + list(preferred))
+        if not greedy.complete:
+            raise MatchmakerError(
+                f"could not place every must request and pinned meeting within {options.time_limit:g}s; raise --time-limit"
+            )
+        info.greedy_meetings = len(greedy.placed)
+        started.append(dict(greedy.placed))
+        return greedy.placed
+
+    bound = None
+    if brokerage.applies(instance):
+        # Objective "breaks" with every meeting committed: the pattern stages, whose
+        # first stage usually settles the instance before any start schedule is needed.
+        logger.info("strategy brokerage patterns for %d meeting variables", variables)
+        placed = brokerage.solve_breaks(instance, start, run, info)
+    else:
+        first = start()
+        # The decomposition's selection LP bounds the objective over every pair; the
+        # flow bound is for small fairs, and models buyers and exhibitors only.
+        if options.bound and strategy == "monolithic" and not scenario.participants:
+            greedy_value = sum(instance.candidates[c].value for c in first)
+            bound = upper_bounds(
+                scenario, iterations=BOUND_ITERATIONS, value_target=greedy_value,
+                # A wall-clock budget would make the reported bound vary between deterministic runs.
+                time_budget=math.inf if options.deterministic else BOUND_SHARE * options.time_limit,
+            )
+        logger.info("strategy %s for %d meeting variables; greedy placed %d", strategy, variables, len(first))
+        if strategy == "monolithic":
+            placed = _solve_monolithic(instance, first, run, info)
+        else:
+            placed = solve_decomposed(instance, first, run, info)
+
+    schedule = build_schedule(instance, placed, info)
+    stats, weights = schedule.stats, instance.weights
+    if bound is not None:
+        stats.upper_bound_meetings = bound.meetings
+        stats.upper_bound_value = bound.value
+        if stats.upper_bound_value > 0:
+            stats.gap_percent = round(100.0 * (stats.upper_bound_value - stats.value) / stats.upper_bound_value, 3)
+    if scenario.objective == "breaks":
+        info.objective = -stats.idle_gaps
+    else:
+        info.objective = (
+            weights.value_scale() * (stats.value - weights.min_shortfall * stats.min_meetings_shortfall)
+            - weights.idle_gap * stats.idle_gaps
+        )
+    if strategy == "decompose" and info.best_bound is not None and not info.fallback:
+        # The selection LP over these candidates bounds value - min_shortfall x shortfall of every schedule.
+        stats.upper_bound_objective = math.floor(info.best_bound / weights.value_scale() + 1e-6)
+        achieved = stats.value - weights.min_shortfall * stats.min_meetings_shortfall
+        if stats.upper_bound_objective > 0:
+            stats.objective_gap_percent = round(100.0 * max(0, stats.upper_bound_objective - achieved) / stats.upper_bound_objective, 3)
+    if info.best_bound is not None and info.best_bound > 0:
+        info.gap_percent = round(max(0.0, 100.0 * (info.best_bound - info.objective) / info.best_bound), 3)
+    info.seconds = round(run.elapsed(), 3)
+    info.message = _summary_message(info)
+
+    def fallback() -> Schedule:
+        fallback_info = info.model_copy(update={"fallback": True, "best_bound": None, "gap_percent": None})
+        return build_schedule(instance, started[0], fallback_info)
+
+    return Solved(schedule, instance, fallback if started else None)
+
+
+def _summary_message(info: SolverInfo) -> str:
+    if info.fallback:
+        return "the optimizer found nothing better in time; this is the greedy schedule (raise --time-limit)"
+    if info.status == "OPTIMAL":
+        return "proven optimal for the candidate pairs considered"
+    return "time limit reached or decomposed; best schedule found, see best_bound for how far it may be from optimal"
