@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-SHARED = Path("/work/shared/external/b2bsp")
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "external" / "b2bsp"  # beside the repository
 CSV_NAME = "reference_results_jair2022.csv"
 
 

@@ -58,5 +58,12 @@ class OutputError(MatchmakerError):
     """An output file or folder cannot be written."""
 
 
-class DifferentEventError(MatchmakerError):
-    """The previous schedule was made for another event."""
+class DifferentEventError(InputError):
+    """A schedule (the previous one of a re-plan, or one to export) was made for another event.
+
+    An InputError, so that it is reported like any other unusable input
+    (``file: problem``; the CLI exits with 2, an API would answer 4xx).
+    """
+
+    def __init__(self, message: str, file: str | None = None):
+        super().__init__([Problem("", message)], file)

@@ -12,12 +12,14 @@ nothing is written (CLI exit 3).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from .analysis.checker import check_schedule
 from .analysis.diff import ChangeReport, diff_schedules
 from .analysis.explain import explain_schedule
 from .errors import MatchmakerError
+from .solver.budget import WRITE_SECONDS
 from .solver.engine import Solved, solve_scenario
 from .solver.replan import Moment, Policy
 from .solver.replan import replan as replan_engine
@@ -39,9 +41,10 @@ class Replan:
 def solve(scenario: Scenario, options: SolveOptions | None = None) -> Schedule:
     """A checked, explained schedule of ``scenario`` (see ``solver.engine.solve_scenario``)."""
     options = options or SolveOptions()
+    started = options.started if options.started is not None else time.monotonic()
     solved = solve_scenario(scenario, options)
     schedule = _valid(scenario, solved)
-    _explain(scenario, schedule, solved, options)
+    _explain(scenario, schedule, solved, options, started)
     return schedule
 
 
@@ -57,6 +60,7 @@ def reschedule(
 ) -> Replan:
     """Re-plan ``scenario`` against the published ``previous`` schedule: a checked schedule and who must be told what."""
     options = options or SolveOptions()
+    started = options.started if options.started is not None else time.monotonic()
     replanned = replan_engine(
         scenario, previous, options, policy, max_changes_per_participant, freeze_before, previous_sha256, previous_file
     )
@@ -66,7 +70,7 @@ def reschedule(
         schedule.version, schedule.previous = primary.version, primary.previous
         if schedule.solver is not None and primary.solver is not None:
             schedule.solver.policy = primary.solver.policy
-    _explain(scenario, schedule, replanned.solved, options)
+    _explain(scenario, schedule, replanned.solved, options, started)
     report = diff_schedules(previous, schedule, replanned.reasons)
     for change in report.changes:
         if (change.buyer, change.exhibitor) not in replanned.reasons:
@@ -96,8 +100,10 @@ def _valid(scenario: Scenario, solved: Solved) -> Schedule:
     raise MatchmakerError(f"no valid schedule: the solved schedule breaks {broken} (a bug; please report this scenario)")
 
 
-def _explain(scenario: Scenario, schedule: Schedule, solved: Solved, options: SolveOptions) -> None:
+def _explain(scenario: Scenario, schedule: Schedule, solved: Solved, options: SolveOptions, started: float) -> None:
+    """Explanations within the time limit (the engine kept a reserve for them; deterministic runs: all of them)."""
     if options.explain:
+        deadline = None if options.deterministic else started + options.time_limit - WRITE_SECONDS
         schedule.explanations = explain_schedule(
-            scenario, schedule, options.candidates_per_meeting, instance=solved.instance
+            scenario, schedule, options.candidates_per_meeting, instance=solved.instance, deadline=deadline
         )

@@ -1,6 +1,6 @@
 """The import contract: layers you can see in the tree, imports that go one way.
 
-spec → instance → relax → solver → analysis → pipeline → io → cli. A module may
+spec → instance → relax → solver → analysis → pipeline → io → web → cli. A module may
 import its own layer and the layers below it, never a higher one; no import
 cycle, counting imports inside functions and under TYPE_CHECKING; the checker
 imports only ``spec`` so that it stays independent of the model it checks.
@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "matchmaker"
 
 # Lowest first. "errors" is the base every layer may raise from; the package root
 # (``matchmaker/__init__.py``) re-exports the library and sits above it all.
-LAYERS = ["errors", "spec", "instance", "relax", "solver", "analysis", "pipeline", "io", "cli", "", "__main__"]
+LAYERS = ["errors", "spec", "instance", "relax", "solver", "analysis", "pipeline", "io", "web", "cli", "", "__main__"]
 MAX_TOP_LEVEL_MODULES = 8
 MIN_SUBPACKAGES = 4
 

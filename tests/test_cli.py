@@ -22,7 +22,7 @@ from helpers import assert_no_traceback, invoke
 from matchmaker import bundled_scenario_path
 from matchmaker.cli.main import main
 from matchmaker.spec.scenario import load_scenario
-from matchmaker.spec.schedule import load_schedule
+from matchmaker.spec.schedule import bound_text, load_schedule
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "scenarios" / "demo-small.json"
@@ -273,7 +273,7 @@ def test_solve_demo_writes_a_valid_schedule(tmp_path):
     text = result.stdout
     musts = must_count(DEMO)
     assert musts == 1
-    assert f"  {len(schedule.meetings)} meetings for 4 buyers and 6 exhibitors" in text
+    assert f"  {len(schedule.meetings)} meetings for 4 buyers and 6 exhibitors; {bound_text(schedule.stats)}" in text
     assert f"must requests met: {musts}/{musts}" in text
     assert "meetings per buyer:" in text
     assert text.rstrip().endswith(f"wrote {target}")
@@ -409,7 +409,12 @@ def test_solve_bundled_anping(tmp_path):
     musts = must_count(bundled_scenario_path())
     assert f"must requests met: {musts}/{musts}" in result.stdout
     assert "meetings per buyer" not in result.stdout  # -q
-    assert load_schedule(out / "schedule.json").scenario.name == load_scenario(bundled_scenario_path()).name
+    schedule = load_schedule(out / "schedule.json")
+    assert schedule.scenario.name == load_scenario(bundled_scenario_path()).name
+    # The headline's one bound, in meeting value (the flow bound at Anping size); the solver's own units stay in the file.
+    assert schedule.stats.gap_percent is not None and schedule.stats.upper_bound_value >= schedule.stats.value
+    assert f"; {bound_text(schedule.stats)}; at most {schedule.stats.upper_bound_meetings:,} meetings" in result.stdout
+    assert "objective" not in result.stdout
 
 
 # ---------------------------------------------------------------------------

@@ -288,7 +288,17 @@ def test_export_formats_one_at_a_time(round_trip, tmp_path):
 
 
 def test_export_refuses_schedule_of_another_scenario(round_trip, tmp_path):
-    result = invoke("export", round_trip["work"] / "schedule.json", "--scenario", DEMO, "-o", tmp_path / "out")
+    schedule = round_trip["work"] / "schedule.json"
+    result = invoke("export", schedule, "--scenario", DEMO, "-o", tmp_path / "out")
+    assert_no_traceback(result)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        (f"error: {schedule}: the schedule is for {round_trip['scenario'].name!r}, not "
+         "'Demo: small wire mesh matchmaking day'; to use it anyway, add --allow-other-event")
+    ]
+    assert not (tmp_path / "out").exists()
+    # Allowed, it still refuses meetings of participants the scenario does not have.
+    result = invoke("export", schedule, "--scenario", DEMO, "-o", tmp_path / "out", "--allow-other-event")
     assert_no_traceback(result)
     assert result.exit_code == 2
     assert "is not in the scenario" in result.stderr

@@ -10,7 +10,7 @@ from matchmaker.instance.candidates import build_instance
 from matchmaker.io.generate import generate_scenario
 from matchmaker.solver.greedy import greedy_schedule
 from matchmaker.solver.polish import close_idle_gaps, insert_meetings
-from matchmaker.solver.solution import build_schedule, idle_gaps
+from matchmaker.solver.solution import build_schedule, total_idle_gaps
 from matchmaker.spec.schedule import SolverInfo
 
 
@@ -32,7 +32,7 @@ def _gaps(instance, placed) -> int:
     for c, s in placed.items():
         for party in (instance.candidates[c].buyer, instance.candidates[c].exhibitor):
             slots.setdefault(party, []).append(s)
-    return idle_gaps(instance, slots)
+    return total_idle_gaps(instance, slots)
 
 
 def test_a_meeting_moves_into_the_gap():

@@ -471,7 +471,7 @@ def test_a_meeting_that_now_ends_later_is_reported():
 LATE_SEED = 1
 V1_OPTIONS = SolveOptions(time_limit=20, workers=2, seed=0)
 REPLAN_OPTIONS = SolveOptions(time_limit=15, workers=2, seed=0)
-# minimal spends KEEP_SHARE_OF_MINIMAL (half) of its limit on a keep baseline, its floor for new meetings.
+# minimal spends budget.SHARES["replan_keep_of_minimal"] of its limit on a keep baseline, its floor for new meetings.
 # Twice keep's limit gives that baseline the same budget as the keep run it is compared with
 # (at equal limits the baseline is a weaker keep; see test docstring).
 MINIMAL_OPTIONS = SolveOptions(time_limit=30, workers=2, seed=0)
@@ -561,10 +561,13 @@ def test_anping_keep_gives_late_buyers_meetings(anping, anping_keep):
     assert {(m.buyer, m.exhibitor) for m in anping_keep.schedule.meetings if m.buyer in late} <= added
 
 
-def test_anping_keep_is_faster_than_the_first_solve(anping, anping_keep):
+def test_anping_keep_keeps_the_published_meetings(anping, anping_keep):
+    """keep changes no published meeting that is still valid (how long it takes: benchmarks/, not unit tests)."""
     _, v1, _ = anping
-    assert anping_keep.schedule.solver.seconds < v1.solver.seconds, (anping_keep.schedule.solver.seconds, v1.solver.seconds)
     assert anping_keep.schedule.solver.policy == "keep"
+    cancelled_or_moved = [c for c in anping_keep.changes.changes if c.change in ("moved", "cancelled")]
+    assert all(c.reason for c in cancelled_or_moved), cancelled_or_moved[:3]
+    assert anping_keep.changes.kept + len(cancelled_or_moved) <= len(v1.meetings)
 
 
 def test_anping_minimal_within_the_change_cap(anping, anping_keep, anping_minimal):
@@ -729,22 +732,23 @@ def test_cli_solve_previous_writes_schedule_and_change_report(demo, tmp_path):
     assert check.exit_code == 0, check.output
 
 
-def test_cli_refuses_previous_schedule_of_another_event_unless_forced(demo, tmp_path):
+def test_cli_refuses_previous_schedule_of_another_event_unless_allowed(demo, tmp_path):
     other = write_json(tmp_path / "other.json", {**demo_v2_data(), "name": "Another fair"})
     out = tmp_path / "v2"
-    result = invoke("solve", other, "--previous", demo["v1"], "-o", out, *FAST)
-    assert result.exit_code == 2
-    assert_no_traceback(result)
-    assert result.stderr.splitlines() == [
-        (
-            "error: the previous schedule is for 'Demo: small wire mesh matchmaking day', not 'Another fair' "
-            "(use --force if this is right)"
-        )
-    ]
-    assert not out.exists()
+    for extra in ([], ["--force"]):  # --force overwrites outputs; it never accepts another fair's schedule
+        result = invoke("solve", other, "--previous", demo["v1"], "-o", out, *extra, *FAST)
+        assert result.exit_code == 2
+        assert_no_traceback(result)
+        assert result.stderr.splitlines() == [
+            (
+                f"error: {demo['v1']}: the previous schedule is for 'Demo: small wire mesh matchmaking day', "
+                "not 'Another fair'; to use it anyway, add --allow-other-event"
+            )
+        ]
+        assert not out.exists()
 
-    forced = invoke("solve", other, "--previous", demo["v1"], "-o", out, "--force", *FAST)
-    assert forced.exit_code == 0, forced.output
+    allowed = invoke("solve", other, "--previous", demo["v1"], "-o", out, "--allow-other-event", *FAST)
+    assert allowed.exit_code == 0, allowed.output
     assert (out / "schedule.json").exists() and (out / "changes.json").exists()
 
 

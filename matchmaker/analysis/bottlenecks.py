@@ -2,7 +2,7 @@
 
 Everything here is measured on the flow bound of ``bound.py`` (no CP-SAT):
 
-1. The bound's network (``bound._Network``: buyer -> buyer-day -> pair ->
+1. The bound's network (``bound.FlowNetwork``: buyer -> buyer-day -> pair ->
    exhibitor-day -> exhibitor, plus the interpreter and shared-table side
    constraints) is solved once as a linear program with GLOP. Its optimum is the
    value the bound's Lagrangian iterations converge to, so it is a valid upper
@@ -43,7 +43,7 @@ from ..instance.candidates import (
     needs_interpreter,
     pair_value,
 )
-from ..relax.flow_bound import _Network
+from ..relax.flow_bound import FlowNetwork
 from ..spec.scenario import InterpreterPool, Scenario, hhmm
 from ..spec.schedule import Schedule
 from .explain import explain_schedule
@@ -134,7 +134,7 @@ class Bottlenecks(BaseModel):
 
 
 class _Relaxation:
-    """``bound._Network`` with its side constraints as one LP, solved exactly by GLOP.
+    """``bound.FlowNetwork`` with its side constraints as one LP, solved exactly by GLOP.
 
     Variables are the arc flows, constraints flow conservation at every node but
     the source and sink (their bypass arc makes them free) and the side
@@ -144,7 +144,7 @@ class _Relaxation:
     capacity change start from the previous basis (about 0.3 s at Anping size).
     """
 
-    def __init__(self, net: _Network):
+    def __init__(self, net: FlowNetwork):
         self.net = net
         solver = pywraplp.Solver.CreateSolver("GLOP")
         if solver is None:  # pragma: no cover - GLOP ships with OR-Tools
@@ -205,13 +205,13 @@ class _Relaxation:
 
 
 class _Structure:
-    """Which arcs of ``bound._Network`` are whose, derived from its arrays."""
+    """Which arcs of ``bound.FlowNetwork`` are whose, derived from its arrays."""
 
-    def __init__(self, net: _Network):
+    def __init__(self, net: FlowNetwork):
         parties = len(net.instance.parties)
         pair_base = net.num_nodes - 2 * len(net.instance.candidates)
         bypass = len(net.tails) - 1
-        assert net.tails[bypass] == 0 and net.heads[bypass] == 1, "bound._Network layout changed"
+        assert net.tails[bypass] == 0 and net.heads[bypass] == 1, "bound.FlowNetwork layout changed"
         person_tail = (net.tails >= 2) & (net.tails < 2 + parties)
         person_head = (net.heads >= 2) & (net.heads < 2 + parties)
         day_tail = (net.tails >= 2 + parties) & (net.tails < pair_base)
@@ -229,8 +229,8 @@ class _Structure:
         self.pair_exhibitor = node_party[net.heads[out_arcs]]
 
 
-def _side_keys(instance: Instance, net: _Network) -> list[tuple[str, int, int]]:
-    """("language"|"location", index, day) of each side constraint, re-derived in _Network's order."""
+def _side_keys(instance: Instance, net: FlowNetwork) -> list[tuple[str, int, int]]:
+    """("language"|"location", index, day) of each side constraint, re-derived in FlowNetwork's order."""
     grid = instance.grid
     by_language_day: dict[tuple[int, int], list[int]] = defaultdict(list)
     by_location_day: dict[tuple[int, int], list[int]] = defaultdict(list)
@@ -255,7 +255,7 @@ def _side_keys(instance: Instance, net: _Network) -> list[tuple[str, int, int]]:
             keys.append(("location", location, d))
             members.append(group)
     if len(keys) != len(net.side) or any(not np.array_equal(m, s[0]) for m, s in zip(members, net.side)):
-        raise RuntimeError("bound._Network side constraints changed; update bottlenecks._side_keys")
+        raise RuntimeError("bound.FlowNetwork side constraints changed; update bottlenecks._side_keys")
     return keys
 
 
@@ -290,7 +290,7 @@ class _Analysis:
         self.started = started
         self.budget = budget
         self.instance = build_instance(scenario, candidates_per_meeting=None)
-        self.net = _Network(self.instance)
+        self.net = FlowNetwork(self.instance)
         self.keys = _side_keys(self.instance, self.net)
         self.lp = _Relaxation(self.net)
         self.meetings = self.lp.optimum("meetings")
@@ -454,7 +454,7 @@ class _Analysis:
             changed_pools.append(InterpreterPool(language=language, count=1, availability=old.availability if old else None))
         changed = self.scenario.model_copy(update={"interpreters": changed_pools})
         instance = build_instance(changed, candidates_per_meeting=None)
-        net = _Network(instance)
+        net = FlowNetwork(instance)
         lp = _Relaxation(net)
         pair_days = [(c.index, d) for c in instance.candidates for d in sorted({instance.grid.slots[s].day for s in c.slots})]
         arcs_of: dict[str, list[int]] = defaultdict(list)

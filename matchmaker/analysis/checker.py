@@ -16,6 +16,28 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
+from ..spec.rules import (  # LABELS and BROKERAGE_LABELS are re-exported for callers
+    BLOCKED_PAIR,
+    BREAK_FAIRNESS,
+    BROKERAGE_LABELS,
+    DOUBLE_BOOKED,
+    INTERPRETER_CAPACITY,
+    INTERPRETER_FIELD,
+    LABELS,
+    MAX_MEETINGS,
+    MAX_MEETINGS_PER_DAY,
+    MUST_MISSING,
+    NOT_A_SLOT,
+    PAIR_REPEATED,
+    PINNED_MISSING,
+    PRECEDENCE,
+    SESSION,
+    TABLE_CAPACITY,
+    UNAVAILABLE,
+    UNKNOWN_PARTICIPANT,
+    WALKING_TIME,
+    WRONG_LOCATION,
+)
 from ..spec.scenario import (
     Buyer,
     Exhibitor,
@@ -27,26 +49,7 @@ from ..spec.scenario import (
 )
 from ..spec.schedule import Meeting, Schedule
 
-LABELS = (
-    "unknown-participant",
-    "not-a-slot",
-    "wrong-location",
-    "unavailable",
-    "double-booked",
-    "table-capacity",
-    "pair-repeated",
-    "blocked-pair",
-    "max-meetings",
-    "max-meetings-per-day",
-    "must-missing",
-    "pinned-missing",
-    "walking-time",
-    "interpreter-field",
-    "interpreter-capacity",
-)
-# Rules of symmetric brokerage events (participants, sessions, precedences, break
-# fairness; docs/brokerage.md). Their cases live in tests/test_brokerage.py.
-BROKERAGE_LABELS = ("session", "precedence", "break-fairness")
+__all__ = ["BROKERAGE_LABELS", "LABELS", "CheckReport", "Violation", "check_schedule"]
 
 DIFFERENT_SCENARIO = "schedule was made from a different version of the scenario"
 
@@ -219,9 +222,9 @@ def _known(facts: _Facts, meetings: list[_M]) -> list[_M]:
 def _unknown_participants(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
     for m in meetings:
         if facts.side(m.buyer, "buyer") is None:
-            yield Violation("unknown-participant", f"meeting {m.name} at {m.at}: {m.buyer!r} is not a buyer of the scenario")
+            yield Violation(UNKNOWN_PARTICIPANT, f"meeting {m.name} at {m.at}: {m.buyer!r} is not a buyer of the scenario")
         if facts.side(m.exhibitor, "exhibitor") is None:
-            yield Violation("unknown-participant", f"meeting {m.name} at {m.at}: {m.exhibitor!r} is not an exhibitor of the scenario")
+            yield Violation(UNKNOWN_PARTICIPANT, f"meeting {m.name} at {m.at}: {m.exhibitor!r} is not an exhibitor of the scenario")
 
 
 def _slot_grid(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
@@ -235,7 +238,7 @@ def _slot_grid(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
         if m.end != m.start + slot:
             reasons.append(f"ends at {hhmm(m.end)}, not {hhmm(m.start + slot)} ({slot}-minute slots)")
         if reasons:
-            yield Violation("not-a-slot", f"meeting {m.name} at {m.at}: " + "; ".join(reasons))
+            yield Violation(NOT_A_SLOT, f"meeting {m.name} at {m.at}: " + "; ".join(reasons))
 
 
 def _locations(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
@@ -244,7 +247,7 @@ def _locations(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
         if m.buyer in facts.participants or m.exhibitor in facts.participants:
             expected = facts.scenario.shared_location
             if m.location != expected:
-                yield Violation("wrong-location", f"meeting {m.name} at {m.at} is held at {m.location}, expected the shared location {expected}")
+                yield Violation(WRONG_LOCATION, f"meeting {m.name} at {m.at} is held at {m.location}, expected the shared location {expected}")
             continue
         if exhibitor is None:
             continue
@@ -253,7 +256,7 @@ def _locations(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
         else:
             expected, what = facts.scenario.shared_location, "the shared location"
         if m.location != expected:
-            yield Violation("wrong-location", f"meeting {m.name} at {m.at} is held at {m.location}, expected {what} {expected}")
+            yield Violation(WRONG_LOCATION, f"meeting {m.name} at {m.at} is held at {m.location}, expected {what} {expected}")
 
 
 def _availability(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
@@ -262,7 +265,7 @@ def _availability(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
             if person is None or person.availability is None:
                 continue
             if not _inside(person.availability, m.date, m.start, m.end):
-                yield Violation("unavailable", f"{facts.kind(person.id)} {person.id} is not available for meeting {m.name} at {m.span}")
+                yield Violation(UNAVAILABLE, f"{facts.kind(person.id)} {person.id} is not available for meeting {m.name} at {m.span}")
 
 
 def _double_bookings(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
@@ -276,7 +279,7 @@ def _double_bookings(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
             if len(running) > 1:
                 others = ", ".join(m.exhibitor if m.buyer == person else m.buyer for m in running)
                 yield Violation(
-                    "double-booked",
+                    DOUBLE_BOOKED,
                     f"{facts.kind(person)} {person} has {len(running)} meetings at {day} {hhmm(t)} ({others})",
                 )
 
@@ -288,7 +291,7 @@ def _table_capacity(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
             if len(running) > tables:
                 names = ", ".join(m.name for m in running)
                 yield Violation(
-                    "table-capacity",
+                    TABLE_CAPACITY,
                     f"location {location} has {len(running)} meetings at {day} {hhmm(t)} but {tables} table(s) ({names})",
                 )
 
@@ -297,12 +300,12 @@ def _pairs(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
     for (buyer, exhibitor), same in _group(meetings, lambda m: m.pair).items():
         if len(same) > 1:
             times = ", ".join(m.at for m in sorted(same, key=lambda m: (m.date, m.start)))
-            yield Violation("pair-repeated", f"{buyer}-{exhibitor} meet {len(same)} times ({times})")
+            yield Violation(PAIR_REPEATED, f"{buyer}-{exhibitor} meet {len(same)} times ({times})")
     blocked = {(p.buyer, p.exhibitor): p.reason for p in facts.scenario.blocked}
     for m in meetings:
         if m.pair in blocked:
             reason = f" ({blocked[m.pair]})" if blocked[m.pair] else ""
-            yield Violation("blocked-pair", f"meeting {m.name} at {m.at} is a blocked pair{reason}")
+            yield Violation(BLOCKED_PAIR, f"meeting {m.name} at {m.at} is a blocked pair{reason}")
 
 
 def _caps(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
@@ -315,12 +318,12 @@ def _caps(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
     for person in [*facts.scenario.buyers, *facts.scenario.exhibitors, *facts.scenario.participants]:
         kind = facts.kind(person.id)
         if person.max_meetings is not None and total[person.id] > person.max_meetings:
-            yield Violation("max-meetings", f"{kind} {person.id} has {total[person.id]} meetings, max_meetings is {person.max_meetings}")
+            yield Violation(MAX_MEETINGS, f"{kind} {person.id} has {total[person.id]} meetings, max_meetings is {person.max_meetings}")
         if person.max_meetings_per_day is not None:
             for day in sorted({d for (p, d) in per_day if p == person.id}):
                 if per_day[(person.id, day)] > person.max_meetings_per_day:
                     yield Violation(
-                        "max-meetings-per-day",
+                        MAX_MEETINGS_PER_DAY,
                         f"{kind} {person.id} has {per_day[(person.id, day)]} meetings on {day}, "
                         f"max_meetings_per_day is {person.max_meetings_per_day}",
                     )
@@ -333,7 +336,7 @@ def _musts(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
         pair = (request.buyer, request.exhibitor)
         if request.level == "must" and pair not in met and pair not in reported:
             reported.add(pair)
-            yield Violation("must-missing", f"must request {request.buyer}-{request.exhibitor} has no meeting")
+            yield Violation(MUST_MISSING, f"must request {request.buyer}-{request.exhibitor} has no meeting")
 
 
 def _pins(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
@@ -344,7 +347,7 @@ def _pins(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
             continue
         elsewhere = sorted(by_pair.get((pin.buyer, pin.exhibitor), []), key=lambda m: (m.date, m.start))
         instead = f" (scheduled at {', '.join(m.at for m in elsewhere)} instead)" if elsewhere else ""
-        yield Violation("pinned-missing", f"pinned meeting {pin.buyer}-{pin.exhibitor} at {pin.date} {pin.start} is not in the schedule{instead}")
+        yield Violation(PINNED_MISSING, f"pinned meeting {pin.buyer}-{pin.exhibitor} at {pin.date} {pin.start} is not in the schedule{instead}")
 
 
 def _walking(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
@@ -358,7 +361,7 @@ def _walking(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
             gap = nxt.start - prev.end
             if 0 <= gap < need:  # gap < 0 is an overlap, reported as double-booked
                 yield Violation(
-                    "walking-time",
+                    WALKING_TIME,
                     f"buyer {buyer} on {day} has {gap} minutes from {prev.exhibitor} in hall {hall_a} (ends {hhmm(prev.end)}) "
                     f"to {nxt.exhibitor} in hall {hall_b} ({hhmm(nxt.start)}), walking takes {need}",
                 )
@@ -373,7 +376,7 @@ def _interpreter_fields(facts: _Facts, meetings: list[_M]) -> Iterator[Violation
             problem = f"needs no interpreter but the field says {m.interpreter!r}"
         else:
             problem = f"needs a {needed!r} interpreter but the field says {m.interpreter!r}"
-        yield Violation("interpreter-field", f"meeting {m.name} at {m.at} {problem}")
+        yield Violation(INTERPRETER_FIELD, f"meeting {m.name} at {m.at} {problem}")
 
 
 def _interpreter_capacity(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
@@ -385,7 +388,7 @@ def _interpreter_capacity(facts: _Facts, meetings: list[_M]) -> Iterator[Violati
             continue
         pool = pools.get(language)
         if pool is None or pool.count == 0 or (pool.availability is not None and not _inside(pool.availability, m.date, m.start, m.end)):
-            yield Violation("interpreter-capacity", f"meeting {m.name} at {m.span} needs a {language!r} interpreter and none is available then")
+            yield Violation(INTERPRETER_CAPACITY, f"meeting {m.name} at {m.span} needs a {language!r} interpreter and none is available then")
         else:
             covered[(language, m.date)].append(m)
     for (language, day), needing in covered.items():
@@ -394,7 +397,7 @@ def _interpreter_capacity(facts: _Facts, meetings: list[_M]) -> Iterator[Violati
             if len(running) > count:
                 names = ", ".join(m.name for m in running)
                 yield Violation(
-                    "interpreter-capacity",
+                    INTERPRETER_CAPACITY,
                     f"{len(running)} meetings need a {language!r} interpreter at {day} {hhmm(t)} but the pool has {count} ({names})",
                 )
 
@@ -421,7 +424,7 @@ def _session_rule(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
         index = next((i for i, (lo, hi) in enumerate(spans) if lo <= m.start and m.end <= hi), None)
         held = None if index is None else ("morning" if index == 0 else "afternoon")
         if held != session:
-            yield Violation("session", f"meeting {m.name} at {m.at} must be in the {session} but is held {'in the ' + held if held else 'outside every session'}")
+            yield Violation(SESSION, f"meeting {m.name} at {m.at} must be in the {session} but is held {'in the ' + held if held else 'outside every session'}")
 
 
 def _precedence_rule(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
@@ -436,7 +439,7 @@ def _precedence_rule(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
             for b in second:
                 if (b.date, b.start) < (a.date, a.end):
                     yield Violation(
-                        "precedence",
+                        PRECEDENCE,
                         f"meeting {a.name} ({a.span}) must end before meeting {b.name} starts, but that starts at {b.at}",
                     )
 
@@ -476,7 +479,7 @@ def _break_fairness(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
         top = sorted(p for p, n in breaks.items() if n == most)[:5]
         low = sorted(p for p, n in breaks.items() if n == fewest)[:5]
         yield Violation(
-            "break-fairness",
+            BREAK_FAIRNESS,
             f"{', '.join(top)} {'have' if len(top) > 1 else 'has'} {most} breaks but {', '.join(low)} {fewest}: "
             f"spread {most - fewest} exceeds max_break_spread {spread}",
         )

@@ -28,6 +28,7 @@ most frequent category.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from ..instance.candidates import (
     DEFAULT_CANDIDATES_PER_EXHIBITOR,
     DEFAULT_CANDIDATES_PER_MEETING,
     Instance,
-    _merge_requests,
+    merge_requests,
     build_instance,
     needs_interpreter,
     pair_value,
@@ -276,7 +277,7 @@ def _context(
     ctx.setup()
     ctx.buyers = {b.id: b for b in scenario.buyers}
     ctx.exhibitors = {e.id: e for e in scenario.exhibitors}
-    ctx.requests = _merge_requests(scenario)
+    ctx.requests = merge_requests(scenario)
     ids = [p.id for p in instance.parties]
     ctx.candidate = {(ids[c.buyer], ids[c.exhibitor]): c for c in instance.candidates}
     ctx.dropped = {(d.buyer, d.exhibitor): d for d in instance.dropped_requests}
@@ -855,6 +856,7 @@ def explain_schedule(
     schedule: Schedule,
     candidates_per_meeting: int | None = DEFAULT_CANDIDATES_PER_MEETING,
     instance: Instance | None = None,
+    deadline: float | None = None,
 ) -> list[Explanation]:
     """Explanations for every unscheduled request, every participant below its
     ``min_meetings`` and every exhibitor without a meeting.
@@ -866,22 +868,32 @@ def explain_schedule(
     schedule was solved with, when the caller has it (``solve`` does); it saves
     rebuilding it and makes ``pruned`` exact also for re-plans. Raises
     ScheduleFileError when a meeting names an unknown participant or a time that
-    is not a slot of the scenario.
+    is not a slot of the scenario. ``deadline`` (a ``time.monotonic()`` reading, for
+    a solve's time limit): past it, the rest is left out (musts first, then wants,
+    then participants), with a warning.
     """
     ctx = _context(scenario, schedule, candidates_per_meeting, instance)
     out: list[Explanation] = []
+
+    def out_of_time() -> bool:
+        return deadline is not None and time.monotonic() > deadline
+
     for b, e, _level in _requested_pairs(ctx):
         if (b, e) not in ctx.scheduled:
+            if out_of_time():
+                break
             out.append(_pair_explanation(ctx, b, e, "request"))
     for person in [*scenario.buyers, *scenario.exhibitors]:
         n = ctx.count[person.id]
         if person.id in ctx.exhibitors and n == 0:
             continue  # reported as no_meetings below
-        if n < ctx.min_meetings(person.id):
+        if n < ctx.min_meetings(person.id) and not out_of_time():
             out.append(_summary(ctx, person.id, "below_min"))
     for exhibitor in scenario.exhibitors:
-        if ctx.count[exhibitor.id] == 0:
+        if ctx.count[exhibitor.id] == 0 and not out_of_time():
             out.append(_summary(ctx, exhibitor.id, "no_meetings"))
+    if out_of_time():
+        logger.warning("explanations cut short at the time limit: %d written; `matchmaker explain` gives the rest", len(out))
     logger.info("explanations: %d (%s)", len(out), dict(Counter(x.category for x in out)))
     return out
 

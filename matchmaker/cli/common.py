@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+from pathlib import Path
 
 import click
 
@@ -52,6 +53,17 @@ def library_errors(command):
 
 def force_option(command):
     return click.option("--force", is_flag=True, help="Overwrite an existing output file.")(command)
+
+
+def allow_other_event_option(help_text: str):
+    """``--allow-other-event``: accept a schedule made for another event (never implied by --force)."""
+    return click.option("--allow-other-event", "allow_other_event", is_flag=True, help=help_text)
+
+
+def other_event_refusal(error: DifferentEventError, schedule_file: str | Path) -> DifferentEventError:
+    """The library's same-event refusal, naming the schedule file and the option that overrides it."""
+    message = error.problems[0].message if error.problems else str(error)
+    return DifferentEventError(f"{message}; to use it anyway, add --allow-other-event", file=str(schedule_file))
 
 
 def setup_logging(verbose: int) -> None:

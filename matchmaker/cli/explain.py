@@ -55,7 +55,7 @@ def register(group: click.Group) -> None:
         from ..analysis.explain import explain_participant, explain_schedule
         from ..errors import Problem, ScenarioError, ScheduleFileError
         from ..spec.scenario import load_scenario
-        from ..spec.schedule import load_schedule
+        from ..spec.schedule import bound_text, load_schedule
 
         loaded_schedule = load_schedule(schedule)
         loaded_scenario = load_scenario(scenario)
@@ -73,6 +73,8 @@ def register(group: click.Group) -> None:
         if as_json:
             click.echo(json.dumps([x.model_dump(mode="json") for x in explanations], indent=1, ensure_ascii=False))
             return
+        if participant is None:  # the schedule's standing first, in the words of the solve summary and the report
+            click.echo(f"schedule: {loaded_schedule.stats.meetings} meetings; {bound_text(loaded_schedule.stats)}")
         for x in explanations:
             click.echo(f"{x.subject} ({_label(x)}): {x.category}: {x.message}")
         if participant is None:

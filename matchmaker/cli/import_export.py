@@ -7,7 +7,13 @@ from pathlib import Path
 
 import click
 
-from .common import force_option, library_errors
+from ..errors import DifferentEventError
+from .common import (
+    allow_other_event_option,
+    force_option,
+    library_errors,
+    other_event_refusal,
+)
 
 FORMAT_CHOICES = ("ics", "xlsx", "csv", "html", "all")
 
@@ -64,8 +70,13 @@ def register(group: click.Group) -> None:
     @click.option("--scenario", "scenario", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The scenario the schedule was made from.")
     @click.option("-f", "--format", "formats", multiple=True, type=click.Choice(FORMAT_CHOICES), help="ics, xlsx, csv, html or all; repeat for several [default: all].")
     @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Export folder (created if needed; earlier export files in it are replaced).")
+    @allow_other_event_option(
+        "Export even though SCHEDULE was made for another event (its scenario name differs from "
+        "--scenario's, or it has meetings on days that are not days of the fair), e.g. after renaming the fair: "
+        "matchmaker export out/schedule.json --scenario fair-renamed.json -o out/export --allow-other-event"
+    )
     @library_errors
-    def export_command(schedule, scenario, formats, outdir):
+    def export_command(schedule, scenario, formats, outdir, allow_other_event):
         """Export a schedule as calendars, a workbook, a CSV and an HTML report.
 
         \b
@@ -74,6 +85,12 @@ def register(group: click.Group) -> None:
           schedule.xlsx                                                 (--format xlsx)
           meetings.csv                                                  (--format csv)
           report.html                                                   (--format html)
+
+        SCHEDULE must be a schedule of the fair in --scenario (same name, meetings
+        on its days), else nothing is written (see --allow-other-event). A
+        schedule of an earlier version of the same fair (late changes since it
+        was solved) is exported with a warning; names and places come from
+        --scenario.
 
         Export a re-planned schedule (version one higher) into the same OUTDIR:
         the calendars are compared with the ones there, so moved meetings update
@@ -92,7 +109,12 @@ def register(group: click.Group) -> None:
         chosen = list(FORMATS) if not formats or "all" in formats else [f for f in FORMATS if f in formats]
         loaded_schedule = load_schedule(schedule)
         loaded_scenario = load_scenario(scenario)
-        written = export_schedule(loaded_schedule, loaded_scenario, chosen, outdir, schedule_file=str(schedule))
+        try:
+            written = export_schedule(
+                loaded_schedule, loaded_scenario, chosen, outdir, schedule_file=str(schedule), allow_other_event=allow_other_event
+            )
+        except DifferentEventError as error:
+            raise other_event_refusal(error, schedule) from None
         calendars = [p for p in written if p.suffix == ".ics"]
         for path in written:
             if path.suffix != ".ics":

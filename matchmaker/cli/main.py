@@ -8,7 +8,9 @@ set of must/pinned meetings, or an output that exists without --force;
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -16,15 +18,22 @@ import click
 
 from ..analysis.checker import check_schedule
 from ..analysis.diff import ChangeReport, diff_schedules
-from ..errors import MatchmakerError, OutputExistsError
+from ..errors import DifferentEventError, MatchmakerError, OutputExistsError
 from ..io.files import check_writable_folder, refuse_overwrite, write_atomic
 from ..io.generate import PRESETS, generate_scenario
 from ..pipeline import Progress, SolveOptions, reschedule, solve
 from ..solver.replan import Moment, check_same_event, file_sha256
 from ..spec.scenario import bundled_scenario_path, load_scenario, scenario_json_schema
-from ..spec.schedule import Schedule, load_schedule
-from . import b2bsp, explain, import_export
-from .common import EXIT_VIOLATIONS, force_option, library_errors, setup_logging
+from ..spec.schedule import Schedule, bound_text, load_schedule
+from . import b2bsp, explain, import_export, serve
+from .common import (
+    EXIT_VIOLATIONS,
+    allow_other_event_option,
+    force_option,
+    library_errors,
+    other_event_refusal,
+    setup_logging,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -64,6 +73,12 @@ def solve_options(command):
             click.option("--max-changes-per-participant", type=click.IntRange(min=0), default=None, help="With --policy minimal: hard cap on moved/cancelled meetings per participant."),
             click.option("--freeze-before", default=None, metavar="'YYYY-MM-DD HH:MM'", help="With --previous: nothing before this local time changes or is added."),
             click.option("-q", "--quiet", is_flag=True, help="Print only the headline, not every buyer's count."),
+            allow_other_event_option(
+                "With --previous: accept a previous schedule made for another event (its scenario name differs, "
+                "or its meetings lie on days that are not days of SCENARIO), e.g. after renaming the fair: "
+                "matchmaker solve fair-renamed.json --previous out/schedule.json -o out/v2 --allow-other-event. "
+                "--force never does this."
+            ),
             force_option,
         ]
     ):
@@ -107,12 +122,29 @@ def reschedule_command(scenario, previous, **kwargs):
     _solve(scenario, previous, **kwargs)
 
 
+def _process_started() -> float:
+    """The ``time.monotonic()`` reading when this process started (Linux), else now.
+
+    Python's start-up and imports take 0.5-2 s on a busy machine; counting them keeps the
+    whole command within --time-limit.
+    """
+    now = time.monotonic()
+    try:
+        with open("/proc/self/stat") as stat:
+            ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return now
+    return now - age if 0.0 <= age < 60.0 else now
+
+
 def _solve(scenario, previous, outdir, time_limit, workers, seed, deterministic, strategy, candidates_per_meeting,
-           policy, max_changes_per_participant, freeze_before, quiet, force):
+           policy, max_changes_per_participant, freeze_before, quiet, allow_other_event, force):
+    started = _process_started()  # --time-limit counts from here: start-up and loading are part of the solve
     path = scenario or bundled_scenario_path()
     target = outdir / "schedule.json"
-    if previous is None and (policy != "keep" or freeze_before or max_changes_per_participant is not None):
-        raise click.UsageError("--policy, --freeze-before and --max-changes-per-participant need --previous")
+    if previous is None and (policy != "keep" or freeze_before or max_changes_per_participant is not None or allow_other_event):
+        raise click.UsageError("--policy, --freeze-before, --max-changes-per-participant and --allow-other-event need --previous")
     try:
         freeze = Moment.parse(freeze_before) if freeze_before else None
     except MatchmakerError as error:
@@ -130,13 +162,17 @@ def _solve(scenario, previous, outdir, time_limit, workers, seed, deterministic,
         strategy=strategy,
         candidates_per_meeting=candidates_per_meeting,
         on_progress=_terminal_progress if sys.stderr.isatty() else None,
+        started=started,
     )
     if previous is None:
         schedule, report = solve(loaded, options), None
     else:
         old = load_schedule(previous)
-        if not force:
-            check_same_event(loaded, old)
+        if not allow_other_event:  # --force only overwrites the output; it never accepts another fair's schedule
+            try:
+                check_same_event(loaded, old)
+            except DifferentEventError as error:
+                raise other_event_refusal(error, previous) from None
         result = reschedule(
             loaded,
             old,
@@ -190,47 +226,51 @@ def diff_command(old, new, as_csv):
     click.echo(change_summary(report).strip())
 
 
+SUMMARY_MAX_ROWS = 20  # rows of per-buyer counts (8 a row); more buyers get a count of buyers per number of meetings
+
+
 def summary(schedule: Schedule, quiet: bool = False) -> str:
-    """The few lines an organizer reads after a solve."""
+    """The few lines an organizer reads after a solve (``quiet``: without the per-buyer counts)."""
     stats, solver = schedule.stats, schedule.solver
-    headline = f"  {stats.meetings} meetings for {stats.buyers} buyers and {stats.exhibitors} exhibitors"
-    if stats.gap_percent is not None:
-        headline += (
-            f", within {stats.gap_percent:.2f}% of the most that is possible"
-            f" (meeting value {stats.value:,} of at most {stats.upper_bound_value:,};"
-            f" at most {stats.upper_bound_meetings:,} meetings)"
-        )
-    elif stats.objective_gap_percent is not None:
-        headline += (
-            f", within {stats.objective_gap_percent:.2f}% of the most that is possible"
-            f" (meeting value {stats.value:,}, {stats.min_meetings_shortfall} short of minimums;"
-            f" value less shortfall penalty is at most {stats.upper_bound_objective:,})"
-        )
+    headline = f"  {stats.meetings} meetings for {stats.buyers} buyers and {stats.exhibitors} exhibitors; {bound_text(stats)}"
+    if stats.upper_bound_meetings is not None:
+        headline += f"; at most {stats.upper_bound_meetings:,} meetings"
     lines = [
         f"{schedule.scenario.name}",
         headline,
-        f"  per buyer: min {stats.per_buyer.min}, median {stats.per_buyer.median:g}, max {stats.per_buyer.max}"
-        f" ({stats.per_buyer.zero} without a meeting)",
-        f"  per exhibitor: min {stats.per_exhibitor.min}, median {stats.per_exhibitor.median:g}, max {stats.per_exhibitor.max}"
-        f" ({stats.per_exhibitor.zero} without a meeting)",
-        f"  must requests met: {stats.must_requests.met}/{stats.must_requests.total};"
-        f" want requests met: {stats.want_requests.met}/{stats.want_requests.total}",
-        f"  idle gaps: {stats.idle_gaps}; interpreted meetings: {stats.interpreted_meetings};"
-        f" below min_meetings: {stats.min_meetings_shortfall}",
+        (
+            f"  per buyer: min {stats.per_buyer.min}, median {stats.per_buyer.median:g}, max {stats.per_buyer.max}"
+            f" ({stats.per_buyer.zero} without a meeting)"
+        ),
+        (
+            f"  per exhibitor: min {stats.per_exhibitor.min}, median {stats.per_exhibitor.median:g}, max {stats.per_exhibitor.max}"
+            f" ({stats.per_exhibitor.zero} without a meeting)"
+        ),
+        (
+            f"  must requests met: {stats.must_requests.met}/{stats.must_requests.total};"
+            f" want requests met: {stats.want_requests.met}/{stats.want_requests.total}"
+        ),
+        (
+            f"  idle gaps: {stats.idle_gaps}; interpreted meetings: {stats.interpreted_meetings};"
+            f" below min_meetings: {stats.min_meetings_shortfall}"
+        ),
     ]
-    if solver is not None:
-        bound = "" if solver.best_bound is None else f", bound {solver.best_bound:,.0f}"
-        lines.append(
-            f"  solver: {solver.status} ({getattr(solver, 'strategy', '?')}) in {solver.seconds:.1f}s;"
-            f" objective {solver.objective or 0:,.0f}{bound}"
-        )
+    if solver is not None:  # its objective and bound are in the solver's own units: schedule.json only
+        lines.append(f"  solver: {solver.status} ({getattr(solver, 'strategy', '?')}) in {solver.seconds:.1f}s")
         lines.append(f"  {solver.message}")
     if not quiet:
         counts = stats.meetings_per_buyer or Counter(m.buyer for m in schedule.meetings)
-        lines.append("  meetings per buyer:")
         cells = [f"{buyer} {count:>2}" for buyer, count in sorted(counts.items())]
-        for row in range(0, len(cells), 8):
-            lines.append("    " + "  ".join(cells[row : row + 8]))
+        if len(cells) <= 8 * SUMMARY_MAX_ROWS:
+            lines.append("  meetings per buyer:")
+            for row in range(0, len(cells), 8):
+                lines.append("    " + "  ".join(cells[row : row + 8]))
+        else:
+            histogram = Counter(counts.values())
+            lines.append(f"  buyers per number of meetings ({len(counts):,} buyers; each buyer's count: stats.meetings_per_buyer):")
+            cells = [f"{n:>2}: {histogram[n]:,}" for n in sorted(histogram)]
+            for row in range(0, min(len(cells), 8 * SUMMARY_MAX_ROWS), 8):
+                lines.append("    " + "  ".join(cells[row : row + 8]))
     return "\n".join(lines)
 
 
@@ -309,8 +349,8 @@ def schema_command():
 
 
 def _register_extra_commands() -> None:
-    """Commands that live in their own modules (organizer I/O, explanations, B2BSP), attached to the group."""
-    for module in (import_export, explain, b2bsp):
+    """Commands that live in their own modules (organizer I/O, explanations, B2BSP, the web desk), attached to the group."""
+    for module in (import_export, explain, b2bsp, serve):
         module.register(main)
 
 

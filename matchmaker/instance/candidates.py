@@ -67,6 +67,11 @@ class Candidate:
     pinned_slot: int | None = None
     previous_slot: int | None = None  # where a re-planned schedule had this meeting (minimal policy)
 
+    @property
+    def committed(self) -> bool:
+        """A must request or a pinned meeting: it has to take place, and no heuristic takes it out."""
+        return self.request_level == "must" or self.pinned_slot is not None
+
 
 @dataclass
 class DroppedRequest:
@@ -155,7 +160,7 @@ def needs_interpreter(buyer_languages: list[str], exhibitor_languages: list[str]
     return buyer_languages[0]
 
 
-def _merge_requests(scenario: Scenario) -> dict[tuple[str, str], tuple[str, str]]:
+def merge_requests(scenario: Scenario) -> dict[tuple[str, str], tuple[str, str]]:
     """Requests per pair: buyer + exhibitor wishes combine to "both"; must wins over want."""
     merged: dict[tuple[str, str], tuple[str, str]] = {}
     for request in scenario.requests:
@@ -226,7 +231,7 @@ def build_instance(
     party_index = {p.id: i for i, p in enumerate(parties)}
     free_sets = [set(p.free) for p in parties]
 
-    requests = _merge_requests(scenario)
+    requests = merge_requests(scenario)
     blocked = {(b.buyer, b.exhibitor): b.reason for b in scenario.blocked}
     pinned = {(p.buyer, p.exhibitor): grid.slot_at(p.date, p.start) for p in scenario.pinned}
 

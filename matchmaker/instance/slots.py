@@ -7,6 +7,7 @@ the whole fair; everything downstream works with these integers.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -37,6 +38,10 @@ class SlotGrid:
     def __len__(self) -> int:
         return len(self.slots)
 
+    def positions(self) -> dict[int, int]:
+        """slot -> its place within its day (0, 1, ...): lunch and changeovers are not gaps."""
+        return {s: i for day_slots in self.by_day for i, s in enumerate(day_slots)}
+
     def slot_at(self, day: date, start_hhmm: str) -> int | None:
         return self.by_start.get((day, minutes(start_hhmm)))
 
@@ -52,6 +57,12 @@ class SlotGrid:
             for s in self.slots
             if any(lo <= s.start and s.end <= hi for lo, hi in spans.get(s.date, ()))
         ]
+
+
+def idle_gaps(day_positions: Iterable[int]) -> int:
+    """Idle runs between one participant's meetings on one day, given their places in the day."""
+    ordered = sorted(day_positions)
+    return sum(1 for a, b in zip(ordered, ordered[1:]) if b - a > 1)
 
 
 def build_slot_grid(scenario: Scenario) -> SlotGrid:

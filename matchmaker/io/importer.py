@@ -11,6 +11,12 @@ rows) and ``file:key: problem`` for event.toml. Problems that only show once the
 scenario is assembled (an unknown buyer in a request, a window on a day that is
 not a fair day, a duplicate id) are traced back to the row and column they came
 from. Nothing is returned unless there is no problem at all.
+
+Inputs that would import wrong data silently are refused too: a column with data
+but no name (a blank or merged header cell), merged data cells, a formula without
+a saved value, a spreadsheet error value (``#REF!``...), and anything beyond the
+size limits below (MAX_FILE_BYTES, MAX_UNPACKED_BYTES, MAX_ROWS, MAX_COLUMNS,
+MAX_CELL_CHARS); see docs/import.md, "Refused inputs" and "Limits".
 """
 
 from __future__ import annotations
@@ -21,11 +27,13 @@ import io
 import logging
 import re
 import tomllib
+import zipfile
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
+from xml.etree import ElementTree
 
 from pydantic import ValidationError
 
@@ -41,6 +49,24 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_INTEREST_WEIGHT = 3
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".txt")
+
+# Limits on what an organizer's spreadsheet may hold (docs/import.md, "Limits"). Far above any
+# real fair (a few thousand participants, names of a few dozen characters); they stop a wrong or
+# hostile file before it takes the memory and time of the machine.
+MAX_FILE_BYTES = 50 * 1024 * 1024  # a spreadsheet file (.xlsx or .csv) on disk
+MAX_UNPACKED_BYTES = 100 * 1024 * 1024  # an .xlsx's members once unzipped (a "zip bomb" packs far more)
+MAX_ROWS = 50_000  # rows below the header row
+MAX_COLUMNS = 200  # columns holding anything, read or not
+MAX_CELL_CHARS = 10_000  # characters in one cell the import reads (header cells included)
+
+# Error values a spreadsheet shows instead of a result; never data. In an .xlsx error cells are
+# recognized by their type whatever the code; in a .csv (and in text cells) by these texts.
+EXCEL_ERRORS = frozenset(
+    {
+        "#REF!", "#VALUE!", "#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#SPILL!", "#CALC!", "#GETTING_DATA",
+        "#BLOCKED!", "#BUSY!", "#CONNECT!", "#EXTERNAL!", "#FIELD!", "#PYTHON!", "#UNKNOWN!",
+    }
+)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------
@@ -343,18 +369,170 @@ class Table:
         return self.headers.get(key, key)
 
 
-def _raw_rows_xlsx(path: Path) -> list[tuple]:
+@dataclass(frozen=True)
+class UncachedFormula:
+    """An .xlsx cell holding a formula but no saved result (openpyxl and some generators write none)."""
+
+    formula: str
+
+    def __str__(self) -> str:
+        return f"={self.formula}" if self.formula else "(shared formula)"
+
+
+@dataclass(frozen=True)
+class ErrorValue:
+    """An .xlsx error cell (``#REF!``, ``#N/A``, ...): a broken formula's result, never data."""
+
+    code: str
+
+    def __str__(self) -> str:
+        return self.code
+
+
+def column_letter(position: int) -> str:
+    """0 -> ``A``, 25 -> ``Z``, 26 -> ``AA``: the column as a spreadsheet shows it (CSV files too)."""
+    letters = ""
+    number = position + 1
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _megabytes(size: int) -> str:
+    """``52428800`` -> ``50.0 MB``; below a megabyte in KB."""
+    if size < 1024 * 1024:
+        return f"{size / 1024:,.1f} KB"
+    return f"{size / (1024 * 1024):,.1f} MB"
+
+
+def _check_file_size(path: Path) -> None:
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise CellError(f"the file is {_megabytes(size)}; the import reads spreadsheets of at most {_megabytes(MAX_FILE_BYTES)}")
+
+
+def _check_shape(rows: int, columns: int) -> None:
+    """``rows`` counts the header row."""
+    if rows - 1 > MAX_ROWS:
+        raise CellError(f"has data in row {rows:,}, beyond the {MAX_ROWS:,} rows below the header that the import reads; is it the right file?")
+    if columns > MAX_COLUMNS:
+        raise CellError(
+            f"has data in column {column_letter(columns - 1)} ({columns:,}), beyond the {MAX_COLUMNS:,} columns that the import reads; "
+            "is it the right file?"
+        )
+
+
+_SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_COORDINATE = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
+
+
+def _coordinate(ref: str) -> tuple[int, int] | None:
+    """``B3`` -> ``(3, 2)`` (row, column; 1-based)."""
+    match = _COORDINATE.match(ref)
+    if not match:
+        return None
+    column = 0
+    for char in match.group(1).upper():
+        column = column * 26 + ord(char) - ord("A") + 1
+    return int(match.group(2)), column
+
+
+@dataclass
+class _SheetScan:
+    """What openpyxl's values do not tell: the true extent, formulas without a result, error cells, merges."""
+
+    rows: int = 0  # last row holding anything
+    columns: int = 0  # last column holding anything
+    special: dict[tuple[int, int], object] = field(default_factory=dict)  # (row, column) -> UncachedFormula | ErrorValue
+    merged: list[tuple[int, int, int, int]] = field(default_factory=list)  # (min_col, min_row, max_col, max_row)
+
+
+def _scan_sheet(source) -> _SheetScan:
+    """Stream the sheet's XML once: extent, formula cells without a saved value, error cells and merged ranges.
+
+    Stops as soon as the sheet is larger than the limits, before anything is loaded.
+    """
+    scan = _SheetScan()
+    row = column = 0
+    sheet_data = None
+    for event, element in ElementTree.iterparse(source, events=("start", "end")):
+        tag = element.tag
+        if event == "start":
+            if tag == _SHEET_NS + "row":
+                row = int(element.get("r") or row + 1)
+                column = 0
+            elif tag == _SHEET_NS + "sheetData":
+                sheet_data = element
+            continue
+        if tag == _SHEET_NS + "c":
+            at = _coordinate(element.get("r") or "")
+            if at is None:
+                at = (row, column + 1)
+            column = at[1]
+            formula = element.find(_SHEET_NS + "f")
+            value = element.find(_SHEET_NS + "v")
+            has_value = (value is not None and bool(value.text)) or element.find(_SHEET_NS + "is") is not None
+            kind = element.get("t", "n")
+            if formula is not None and not has_value and kind != "str":  # t="str" with no text: the formula's result is ""
+                scan.special[at] = UncachedFormula((formula.text or "").strip())
+            elif kind == "e" and has_value:
+                scan.special[at] = ErrorValue((value.text or "").strip() if value is not None else "#VALUE!")
+            if has_value or formula is not None:
+                scan.rows = max(scan.rows, at[0])
+                scan.columns = max(scan.columns, at[1])
+                _check_shape(scan.rows, scan.columns)
+        elif tag == _SHEET_NS + "row":
+            element.clear()
+            if sheet_data is not None:
+                sheet_data.clear()  # keep memory flat however many rows there are
+        elif tag == _SHEET_NS + "mergeCell":
+            bounds = [_coordinate(part) for part in (element.get("ref") or "").split(":")]
+            if len(bounds) == 2 and None not in bounds:
+                (row1, col1), (row2, col2) = bounds  # type: ignore[misc]
+                scan.merged.append((min(col1, col2), min(row1, row2), max(col1, col2), max(row1, row2)))
+    return scan
+
+
+def _raw_rows_xlsx(path: Path) -> tuple[list[tuple], list[tuple[int, int, int, int]]]:
+    """The first sheet's cell values (formula results, never formulas) and its merged ranges.
+
+    A formula cell without a saved result becomes an UncachedFormula, an error cell an ErrorValue.
+    """
     import openpyxl  # imported here: only imports of .xlsx files need it
 
-    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    _check_file_size(path)
+    with zipfile.ZipFile(path) as archive:  # before openpyxl unpacks anything: a small file may unpack to gigabytes
+        unpacked = sum(member.file_size for member in archive.infolist())
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise CellError(
+            f"the workbook unpacks to {_megabytes(unpacked)}; the import reads workbooks of at most "
+            f"{_megabytes(MAX_UNPACKED_BYTES)} unpacked (is it damaged, or not an organizer's sheet?)"
+        )
+    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)  # data_only: saved results, not formulas
     try:
         sheet = workbook.worksheets[0]
-        return [tuple(row) for row in sheet.iter_rows(min_row=1, values_only=True)]
+        with workbook._archive.open(sheet._worksheet_path) as source:  # openpyxl keeps these two private
+            scan = _scan_sheet(source)
+        if scan.rows == 0:
+            return [], scan.merged
+        rows = []
+        for number, values in enumerate(
+            sheet.iter_rows(min_row=1, max_row=scan.rows, max_col=scan.columns, values_only=True), start=1
+        ):
+            row = list(values)
+            for position in range(len(row)):
+                special = scan.special.get((number, position + 1))
+                if special is not None:
+                    row[position] = special
+            rows.append(tuple(row))
+        return rows, scan.merged
     finally:
         workbook.close()
 
 
-def _raw_rows_csv(path: Path) -> list[list[str]]:
+def _raw_rows_csv(path: Path) -> tuple[list[list[str]], list[tuple[int, int, int, int]]]:
+    _check_file_size(path)
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
@@ -362,7 +540,97 @@ def _raw_rows_csv(path: Path) -> list[list[str]]:
         raise CellError('is not UTF-8 text; in Excel save it as "CSV UTF-8 (comma delimited)"') from None
     first_line = text.split("\n", 1)[0]
     delimiter = max([",", ";", "\t"], key=first_line.count)
-    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    rows: list[list[str]] = []
+    try:
+        for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+            while row and not row[-1].strip():
+                row.pop()  # trailing empty cells are no column
+            rows.append(row)
+            _check_shape(len(rows), len(row))
+    except csv.Error as error:
+        if "field larger than field limit" in str(error):
+            raise CellError(f"row {len(rows) + 1} has a cell of more than {MAX_CELL_CHARS:,} characters; the import reads at most {MAX_CELL_CHARS:,}") from None
+        raise CellError(f"cannot read the CSV text near row {len(rows) + 1}: {error}") from None
+    while rows and not any(cell.strip() for cell in rows[-1]):
+        rows.pop()  # blank lines at the end are no rows
+    return rows, []
+
+
+def _cell_problem(value: object, text: str) -> str | None:
+    """Why a cell the import reads is refused: a formula without a result, an error value, too long a text."""
+    if isinstance(value, UncachedFormula):
+        return (
+            f"formula {value} without a saved value; open and save the file in Excel/LibreOffice, or type the value"
+        )
+    if isinstance(value, ErrorValue) or text.upper() in EXCEL_ERRORS:
+        code = str(value) if isinstance(value, ErrorValue) else text
+        return f"the cell holds the error value {code}, not data; correct it (or the formula it comes from) in the spreadsheet"
+    if len(text) > MAX_CELL_CHARS:
+        return f"the cell holds {len(text):,} characters; the import reads at most {MAX_CELL_CHARS:,} in a cell"
+    return None
+
+
+def _header_problems(
+    file: str, raw: list, merged: list[tuple[int, int, int, int]], out: _Collector, order: int
+) -> None:
+    """A column with data below a blank (or merged-away) name cell: its data would silently be dropped."""
+    header = raw[0]
+    first_data: dict[int, int] = {}  # 0-based column -> first row with data
+    for number, raw_row in enumerate(raw[1:], start=2):
+        for position, value in enumerate(raw_row):
+            if position not in first_data and cell_text(value):
+                first_data[position] = number
+    merged_into: dict[int, int] = {}  # 0-based column -> 0-based first column of a merged range covering row 1
+    for min_col, min_row, max_col, max_row in merged:
+        if min_row <= 1 <= max_row:
+            for col in range(min_col + 1, max_col + 1):
+                merged_into[col - 1] = min_col - 1
+    for position, row in sorted(first_data.items()):
+        value = header[position] if position < len(header) else None
+        if cell_text(value):
+            continue
+        letter = column_letter(position)
+        if position in merged_into:
+            first = merged_into[position]
+            name = cell_text(header[first]) if first < len(header) else ""
+            message = (
+                f"column {letter} has data (from row {row}) but no name: its name cell is merged with "
+                f"{column_letter(first)}1 ({name!r}); unmerge the header cells and name each column"
+            )
+        else:
+            message = f"column {letter} has data (from row {row}) but no name in row 1; name the column (see docs/import.md) or delete its data"
+        out.error(file, f"1:{letter}", message, (order, 1))
+
+
+def _merged_data_problems(
+    file: str, raw: list, merged: list[tuple[int, int, int, int]], read: dict[int, str], out: _Collector, order: int
+) -> None:
+    """Merged cells below the header in a column the import reads: only the first cell holds the value.
+
+    One problem per merged range; its cells are then read as the spreadsheet shows them (all with
+    the first cell's value), so that the empty covered cells do not each repeat the problem.
+    """
+    for min_col, min_row, max_col, max_row in sorted(merged, key=lambda m: (m[1], m[0])):
+        if max_row < 2 or (min_col, min_row) == (max_col, max_row):
+            continue
+        columns = [read[col - 1] for col in range(min_col, max_col + 1) if col - 1 in read]
+        if not columns:
+            continue
+        top = max(min_row, 2)
+        cells = f"{column_letter(min_col - 1)}{min_row}:{column_letter(max_col - 1)}{max_row}"
+        out.error(
+            file,
+            f"{top}:{columns[0]}",
+            f"cells {cells} are merged, so only the first of them holds a value; unmerge them and fill in every cell",
+            (order, top),
+        )
+        first = raw[min_row - 1][min_col - 1] if min_row - 1 < len(raw) and min_col - 1 < len(raw[min_row - 1]) else None
+        for row in range(max(min_row, 2), min(max_row, len(raw)) + 1):
+            values = list(raw[row - 1])
+            values += [None] * (max_col - len(values))
+            for col in range(min_col, max_col + 1):
+                values[col - 1] = first
+            raw[row - 1] = tuple(values)
 
 
 def read_table(path: Path, kind: str, columns: dict[str, Column], out: _Collector, order: int) -> Table | None:
@@ -371,9 +639,9 @@ def read_table(path: Path, kind: str, columns: dict[str, Column], out: _Collecto
     suffix = path.suffix.lower()
     try:
         if suffix in (".xlsx", ".xlsm"):
-            raw = _raw_rows_xlsx(path)
+            raw, merged = _raw_rows_xlsx(path)
         elif suffix in (".csv", ".txt"):
-            raw = _raw_rows_csv(path)
+            raw, merged = _raw_rows_csv(path)
         elif suffix == ".xls":
             out.error(file, "", "the old .xls format is not supported; save it as .xlsx or CSV UTF-8", (order, 0))
             return None
@@ -398,9 +666,14 @@ def read_table(path: Path, kind: str, columns: dict[str, Column], out: _Collecto
         return None
     headers: dict[str, str] = {}
     positions: list[tuple[int, str]] = []
+    _header_problems(file, raw, merged, out, order)
     for position, value in enumerate(raw[0]):
         name = cell_text(value)
         if not name:
+            continue
+        problem = _cell_problem(value, name)
+        if problem is not None:
+            out.error(file, f"1:{column_letter(position)}", problem, (order, 1))
             continue
         key = header_key(name)
         if key in headers:
@@ -416,10 +689,19 @@ def read_table(path: Path, kind: str, columns: dict[str, Column], out: _Collecto
         out.error(file, f"1:{key}", "required column is missing", (order, 1))
     if missing:
         return None
+    _merged_data_problems(file, raw, merged, {position: headers[key] for position, key in positions}, out, order)
 
     rows = []
     for number, raw_row in enumerate(raw[1:], start=2):
-        cells = {key: cell_text(raw_row[position]) if position < len(raw_row) else "" for position, key in positions}
+        cells: dict[str, str] = {}
+        for position, key in positions:
+            value = raw_row[position] if position < len(raw_row) else None
+            text = cell_text(value)
+            problem = _cell_problem(value, text)
+            if problem is not None:
+                out.error(file, f"{number}:{headers[key]}", problem, (order, number))
+                text = ""  # reported; the cell's other checks would only repeat it
+            cells[key] = text
         if not any(cells.values()) and not any(cell_text(v) for v in raw_row):
             continue  # blank row
         rows.append((number, cells))

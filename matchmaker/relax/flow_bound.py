@@ -42,7 +42,7 @@ class Bound:
     seconds: float
 
 
-class _Network:
+class FlowNetwork:
     """The flow network's fixed part, as arrays; the pair-day gains change with the multipliers.
 
     Pair c gets a node pair (in -> out, capacity 1), entered from the buyer-day
@@ -144,7 +144,7 @@ class _Network:
 
 
 def _lagrangian_bound(
-    network: _Network, gain: np.ndarray, iterations: int, target: float | None, deadline: float = math.inf
+    network: FlowNetwork, gain: np.ndarray, iterations: int, target: float | None, deadline: float = math.inf
 ) -> tuple[float, int]:
     """Smallest bound over subgradient iterations on the side-constraint multipliers.
 
@@ -202,7 +202,7 @@ def upper_bounds(
         if isinstance(scenario_or_instance, Instance)
         else build_instance(scenario_or_instance, candidates_per_meeting=None)
     )
-    network = _Network(instance)
+    network = FlowNetwork(instance)
     value, rounds_v = _lagrangian_bound(network, network.value, iterations, value_target, value_deadline)
     meetings, rounds_m = _lagrangian_bound(network, np.ones(len(network.in_arcs)), max(1, iterations // 3), None, deadline)
     result = Bound(

@@ -31,7 +31,14 @@ logger = logging.getLogger(__name__)
 PDLP_COLUMNS = 200_000
 PDLP_TOLERANCE = 1e-4  # relative; the bound from its duals was within 0.02% of the optimum at large and xl
 PDLP_ITERATIONS = 5_000  # the stop of deterministic runs (large took 704, xl 320)
-PDLP_SHARE = 0.5  # of the LP's time for PDLP when time is limited; the restricted HiGHS solve gets the rest
+# PDLP's share of the LP's time is the caller's (solver/budget.py: SHARES["selection_pdlp"]); this default is for direct calls.
+DEFAULT_PDLP_SHARE = 0.5
+# Measured costs of the steps no clock stops (2 shared cores), to skip an LP that cannot fit its time:
+# building the program and its matrices (anping: 0.5 s for 30,965 candidates; large: 9.8 s for 393,500;
+# xl: 7.9 s for 241,929) and rounding (large 2.3 s, xl 3.9 s: with a PDLP point), per candidate; and the least time worth giving the solve itself.
+BUILD_SECONDS_PER_CANDIDATE = 2.5e-5
+ROUND_SECONDS_PER_CANDIDATE = 1.2e-5
+MIN_SOLVE_SECONDS = 0.5
 MIN_PDLP_SECONDS = 2.0  # below this, no PDLP after a failed HiGHS solve
 RESTRICT_MARGIN = 1.0  # columns whose reduced cost under PDLP's duals is above -this join the restricted solve (0.1 missed optimal columns at Anping)
 TIE_BREAK = 0.01  # largest perturbation of a column's gain in the restricted solve (values are integers)
@@ -68,6 +75,8 @@ class SelectionProgram:
         self.row_tags: list[tuple | None] = []
         self.eq_tags: list[tuple | None] = []
         self.duals: dict[tuple, float] = {}  # tag -> dual of the last solve (>= 0 for <= rows of the max problem)
+        self.dual_vectors: tuple[np.ndarray, np.ndarray] | None = None  # (<= rows, equalities) of the last solve
+        self.priced_value_bound: float | None = None  # pricing.value_bound_over_pool, once computed
         self.bound: float | None = None  # of the last solve: no point of the LP does better
 
     def column(self, upper: float = 1.0, value: float = 0.0, penalty: float = 0.0) -> int:
@@ -113,7 +122,10 @@ class SelectionProgram:
             np.array([rhs for _cols, rhs in self._eq], dtype=float), np.array(self.columns_upper, dtype=float),
         )
 
-    def solve(self, objective: str, time_limit: float, method: str = "auto", duals_only: bool = False) -> np.ndarray | None:
+    def solve(
+        self, objective: str, time_limit: float, method: str = "auto", duals_only: bool = False,
+        pdlp_share: float = DEFAULT_PDLP_SHARE,
+    ) -> np.ndarray | None:
         """Maximize "objective", "value" or "meetings"; the column values to round, or None.
 
         Sets ``bound`` (no point of the LP does better) and ``duals``. "highs" is
@@ -121,9 +133,12 @@ class SelectionProgram:
         `_solve_pdlp`; "auto" takes HiGHS up to PDLP_COLUMNS columns (and PDLP
         with any time it leaves if it fails), PDLP above. ``duals_only``: the
         caller only prices with the duals, so PDLP skips its vertex for rounding.
+        ``time_limit`` counts building the matrices; ``pdlp_share`` of what is left then is PDLP's.
         """
         started = time.monotonic()
         lp = self.lp(objective)
+        time_limit -= time.monotonic() - started
+        started = time.monotonic()
         if method == "auto":
             method = "pdlp" if lp.columns > PDLP_COLUMNS else "highs"
         if method == "highs":
@@ -133,7 +148,20 @@ class SelectionProgram:
                 return x
             logger.info("selection LP: HiGHS did not finish; PDLP with the %.1fs left", left)
             time_limit = left
-        return self._solve_pdlp(lp, time_limit, duals_only)
+        return self._solve_pdlp(lp, time_limit, duals_only, pdlp_share)
+
+    def dual_bound(self, objective: str, scale: float = 1.0) -> float | None:
+        """Weak duality with the last solve's duals times ``scale`` for another objective ("value", "meetings").
+
+        Any duals (clipped to >= 0 on the <= rows) bound every objective of the
+        same rows (`LinearProgram.bound`), so the duals of the "objective" solve
+        also bound the meeting value and, scaled, the number of meetings. None
+        before a solve.
+        """
+        if self.dual_vectors is None:
+            return None
+        y_ub, y_eq = self.dual_vectors
+        return self.lp(objective).bound(scale * y_ub, scale * y_eq)
 
     def _solve_highs(self, lp: LinearProgram, time_limit: float) -> np.ndarray | None:
         result = _highs(lp, np.arange(lp.columns), lp.gain, time_limit)
@@ -145,7 +173,9 @@ class SelectionProgram:
         self.bound = float(np.dot(result.x, lp.gain))
         return result.x
 
-    def _solve_pdlp(self, lp: LinearProgram, time_limit: float, duals_only: bool = False) -> np.ndarray | None:
+    def _solve_pdlp(
+        self, lp: LinearProgram, time_limit: float, duals_only: bool = False, pdlp_share: float = DEFAULT_PDLP_SHARE
+    ) -> np.ndarray | None:
         """PDLP for duals and the bound, then HiGHS over the columns those duals price near zero.
 
         A first-order method gives approximate duals fast where the simplex stalls
@@ -178,9 +208,14 @@ class SelectionProgram:
         criteria.iteration_limit = PDLP_ITERATIONS
         if math.isfinite(time_limit):
             # PDLP gets part of the time; the restricted HiGHS solve the rest.
-            criteria.time_sec_limit = max(0.1, PDLP_SHARE * time_limit)
+            criteria.time_sec_limit = max(0.1, pdlp_share * (time_limit - (time.monotonic() - started)))
         result = pdlp.primal_dual_hybrid_gradient(qp, params)
         log = result.solve_log
+        if log.iteration_count == 0 and lp.columns:
+            # Out of time before the first iteration: its "duals" are zeros, which bound nothing
+            # useful, price in every pair and round to an arbitrary selection.
+            logger.info("selection LP (PDLP): no iteration in %.1fs; no answer", log.solve_time_sec)
+            return None
         # PDLP minimizes -gain with l <= Ax <= u: the max problem's duals are the negated ones.
         duals = -np.asarray(result.dual_solution)
         y_ub, y_eq = np.maximum(duals[: lp.b_ub.size], 0.0), duals[lp.b_ub.size :]
@@ -225,6 +260,7 @@ class SelectionProgram:
 
     def _set_duals(self, y_ub: np.ndarray, y_eq: np.ndarray) -> None:
         """Tag -> dual of the max problem (>= 0 on <= rows, free on equalities), for pricing.price."""
+        self.dual_vectors = (np.maximum(np.asarray(y_ub, dtype=float), 0.0), np.asarray(y_eq, dtype=float))
         self.duals = {tag: float(d) for tag, d in zip(self.row_tags, y_ub) if tag is not None and abs(d) > 1e-12}
         self.duals.update({tag: float(d) for tag, d in zip(self.eq_tags, y_eq) if tag is not None})
 
@@ -301,7 +337,7 @@ def selection_program(instance: Instance) -> SelectionProgram:
             if c.interpreter is not None:
                 by_language_day[(c.interpreter, d)].append(col)
         # Hard: a must request or pin meets exactly once; any other pair at most once.
-        if c.request_level == "must" or c.pinned_slot is not None:
+        if c.committed:
             program.exactly(own, 1.0, ("once", c.index))
         elif len(own) > 1:
             program.at_most([(col, 1.0) for col in own], 1.0, ("once", c.index))
@@ -407,7 +443,9 @@ def lp_bounds(instance: Instance, time_limit: float = math.inf, method: str = "a
     return bounds
 
 
-def select_days(instance: Instance, time_limit: float = math.inf, method: str = "auto") -> Selection:
+def select_days(
+    instance: Instance, time_limit: float = math.inf, method: str = "auto", pdlp_share: float = DEFAULT_PDLP_SHARE
+) -> Selection:
     """Solve the selection LP (see `SelectionProgram.solve`) and round it to whole meetings.
 
     The simplex answer is integral for all but a few dozen pairs at Anping size
@@ -415,11 +453,22 @@ def select_days(instance: Instance, time_limit: float = math.inf, method: str = 
     adds the others by LP value and meeting value while every count rule has
     room: a valid selection within a hair of the LP bound, found in a second
     where a MIP search took minutes. Deterministic (no wall-clock stop unless
-    the LP itself runs out of time).
+    the LP itself runs out of time). ``time_limit`` is for all of it: building, solving
+    and rounding (which follows the solve, in the caller's remaining time); when the
+    estimated building and rounding alone do not fit, no LP is built and the selection
+    is empty (status UNKNOWN).
     """
     started = time.monotonic()
+    rounding = 0.0
+    if math.isfinite(time_limit):
+        rounding = ROUND_SECONDS_PER_CANDIDATE * len(instance.candidates)
+        needed = BUILD_SECONDS_PER_CANDIDATE * len(instance.candidates) + rounding + MIN_SOLVE_SECONDS
+        if time_limit < needed:
+            logger.info("selection: %.1fs is too little for the LP over %d candidates (about %.1fs); none", time_limit, len(instance.candidates), needed)
+            return Selection({}, "UNKNOWN", None, None)
     program = selection_program(instance)
-    x = program.solve("objective", time_limit - (time.monotonic() - started), method)
+    logger.info("selection LP built (%d columns) in %.2fs", len(program.columns_upper), time.monotonic() - started)
+    x = program.solve("objective", time_limit - (time.monotonic() - started), method, pdlp_share=pdlp_share)
     if x is None:
         return Selection({}, "UNKNOWN", None, None)
     bound = program.bound
@@ -438,7 +487,7 @@ def _round(instance: Instance, program: SelectionProgram, x: np.ndarray) -> dict
             groups_of[col].append(g)
 
     def committed(c: int) -> bool:
-        return instance.candidates[c].request_level == "must" or instance.candidates[c].pinned_slot is not None
+        return instance.candidates[c].committed
 
     order = sorted(
         (col for col, (c, _d) in enumerate(program.keys) if x[col] > 1e-6 or committed(c)),

@@ -4,12 +4,15 @@ A brokerage schedule is an edge colouring of the meeting graph by slots, and a
 participant's breaks depend only on which slots it is busy in. A Kempe move
 takes one meeting from slot s to slot t and swaps, between s and t, every
 meeting chained to it through a shared participant: the result is again
-conflict-free, so the search walks only through valid timetables and needs no
-repair. CP-SAT's generic neighbourhoods took 17-60 s to bring tic-13crafc from
-the greedy's 36 breaks to the optimum 4; these moves in a few seconds hand the
-pattern model a hint at (or near) its LP bound, which it then only has to prove.
+conflict-free; every other hard rule (tables, precedences, break fairness, ...)
+is tested by ``rules.Occupancy`` before a move is made, so the search walks only
+through valid timetables and needs no repair. CP-SAT's generic neighbourhoods
+took 17-60 s to bring tic-13crafc from the greedy's 36 breaks to the optimum 4;
+these moves in a few seconds hand the pattern model a hint at (or near) its LP
+bound, which it then only has to prove.
 
-Used as a hint only: CP-SAT checks every rule of whatever it returns.
+Its complete schedules keep every hard rule (the registry's fit tests); brokerage
+offers them as solutions and hints CP-SAT with them.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 from dataclasses import dataclass
 
 from ..instance.candidates import Instance
+from .rules import Occupancy
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +35,7 @@ UNPLACED_COST = 3  # breaks an unplaced meeting is worth during the search
 
 
 def applies(instance: Instance) -> bool:
-    """Moves check slots, participants, tables and precedences: no interpreters, daily caps or walks."""
+    """Where the search is tuned and measured: no interpreters, daily caps or walks (moves test every rule anyway)."""
     return (
         all(c.interpreter is None for c in instance.candidates)
         and all(p.max_per_day is None for p in instance.parties)
@@ -71,7 +75,7 @@ class _Breaks:
 
 
 class _Timetable:
-    """Slots, per-participant occupancy, table use and busy masks of a (possibly partial) schedule."""
+    """Slots, busy masks and table use of a (possibly partial) schedule, and its ``rules.Occupancy`` for the hard rules."""
 
     def __init__(self, instance: Instance, placed: dict[int, int], cap: int | None):
         candidates = instance.candidates
@@ -81,7 +85,7 @@ class _Timetable:
         self.tables = instance.location_tables
         self.allowed = [frozenset([c.pinned_slot] if c.pinned_slot is not None else c.slots) for c in candidates]
         self.pinned = [c.pinned_slot is not None for c in candidates]
-        self.earlier, self.later = _precedences(instance)
+        self.occupancy = Occupancy(instance, placed)
         self.slot: dict[int, int] = {}
         self.at: list[dict[int, int]] = [{} for _ in instance.parties]  # party -> slot -> meeting
         self.cell: dict[tuple[int, int], list[int]] = {}  # (location, slot) -> meetings
@@ -94,8 +98,8 @@ class _Timetable:
 
     @property
     def valid(self) -> bool:
-        """Complete and within the cap: a schedule worth keeping."""
-        return not self.unplaced and not self.over
+        """Complete, within the cap and fair: a schedule worth keeping."""
+        return not self.unplaced and not self.over and self.occupancy.fair()
 
     def _put(self, c: int, s: int) -> None:
         self.slot[c] = s
@@ -148,32 +152,20 @@ class _Timetable:
     def evaluate(self, moves: dict[int, int | None], cap: int | None) -> tuple[int, int] | None:
         """The change in breaks and in participants above ``cap`` from applying ``moves``.
 
-        None if the moves break tables or precedences, or take a participant above the cap
-        (or further above it: a start above the cap may only come down).
+        None if the moves take a participant above the cap (or further above it: a start
+        above the cap may only come down). The hard rules are tested when a move is
+        made (``apply``), which saves testing the moves the annealing turns down.
         """
-        bit, slot, ends, location, mask = self.breaks_of.bit, self.slot, self.ends, self.location, self.mask
-        change: dict[tuple[int, int], int] = {}
+        bit, slot, ends, mask = self.breaks_of.bit, self.slot, self.ends, self.mask
         cleared: dict[int, int] = {}  # party -> bits it leaves
         filled: dict[int, int] = {}  # party -> bits it takes
         for c, new in moves.items():
             old = slot.get(c)
-            loc = location[c]
-            gone = taken = 0
-            if old is not None:
-                change[(loc, old)] = change.get((loc, old), 0) - 1
-                gone = bit[old]
-            if new is not None:
-                change[(loc, new)] = change.get((loc, new), 0) + 1
-                taken = bit[new]
+            gone = 0 if old is None else bit[old]
+            taken = 0 if new is None else bit[new]
             for p in ends[c]:
                 cleared[p] = cleared.get(p, 0) | gone
                 filled[p] = filled.get(p, 0) | taken
-        cell, tables = self.cell, self.tables
-        for key, delta in change.items():
-            if delta > 0 and len(cell.get(key, ())) + delta > tables[key[0]]:
-                return None
-        if self.earlier and not self._order_holds(moves):
-            return None
         breaks_of = self.breaks_of
         delta = over = 0
         for p, gone in cleared.items():
@@ -187,21 +179,10 @@ class _Timetable:
             delta += after - before
         return delta, over
 
-    def _order_holds(self, moves: dict[int, int | None]) -> bool:
-        """Every precedence between placed meetings runs first-then-second after the moves (slots are in time order)."""
-        def where(c: int) -> int | None:
-            return moves[c] if c in moves else self.slot.get(c)
-
-        for c, new in moves.items():
-            if new is None:
-                continue
-            if any((w := where(a)) is not None and w >= new for a in self.earlier.get(c, ())):
-                return False
-            if any((w := where(b)) is not None and w <= new for b in self.later.get(c, ())):
-                return False
-        return True
-
-    def apply(self, moves: dict[int, int | None], delta: int, over: int) -> None:
+    def apply(self, moves: dict[int, int | None], delta: int, over: int) -> bool:
+        """Make the moves if every hard rule holds after them (``Occupancy.try_moves``); False changes nothing."""
+        if not self.occupancy.try_moves(moves):
+            return False
         for c in moves:
             if c in self.slot:
                 self._take(c)
@@ -214,6 +195,7 @@ class _Timetable:
                 self._put(c, new)
         self.breaks += delta
         self.over += over
+        return True
 
 
 def improve_breaks(
@@ -262,25 +244,13 @@ def improve_breaks(
         cost = delta + UNPLACED_COST * (unplaced_change + over)
         if cost > 0 and rng.random() >= math.exp(-cost / temperature):
             continue
+        if not table.apply(proposal, delta, over):
+            continue
         moves += 1
-        table.apply(proposal, delta, over)
         if table.valid and (best is None or table.breaks < best):
             best, best_slot = table.breaks, dict(table.slot)
             if best <= target:
                 break
     logger.info("break search: %d moves, breaks %s%s", moves, best, "" if best_slot else " (never complete)")
     return SearchResult(best_slot, best if best is not None else -1, moves)
-
-
-def _precedences(instance: Instance) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
-    """Per candidate, the candidates that must meet before it and after it (both present)."""
-    by_pair = {(c.buyer, c.exhibitor): c.index for c in instance.candidates}
-    earlier: dict[int, list[int]] = {}
-    later: dict[int, list[int]] = {}
-    for before, after in instance.precedences:
-        a, b = by_pair.get(before), by_pair.get(after)
-        if a is not None and b is not None:
-            earlier.setdefault(b, []).append(a)
-            later.setdefault(a, []).append(b)
-    return earlier, later
 

@@ -36,6 +36,7 @@ from ..errors import InfeasibleError
 from ..instance.candidates import Instance
 from ..spec.schedule import SolverInfo
 from . import break_search
+from .budget import share
 from .diagnose import conflicting_commitments
 from .greedy import greedy_schedule
 from .model import HARD_RULES
@@ -49,7 +50,6 @@ logger = logging.getLogger(__name__)
 
 PATTERN_CAP = 4000  # patterns per participant above which it keeps the block-start counter
 TOTAL_PATTERN_CAP = 60_000  # patterns in one model
-STAGE1_SHARE = 0.3  # of the time limit for the fewest-breaks stage, at most
 # Stage-1 workers, all full searches: search without LP finds the schedule (tic-13.prec15 0.75 s,
 # forumt-14 0.2 s, where max_lp led took 3-30 s) and the strong LP refutes "everyone at its fewest
 # breaks" when that is impossible (tic-13crafc: 0.2 s; search without LP does not in 30 s).
@@ -57,7 +57,6 @@ STAGE1_SUBSOLVERS = ["no_lp", "max_lp", "quick_restart", "default_lp", "core", "
 LARGE_PATTERNS = 10_000  # patterns above which stage 2 uses the generic model
 # Local search between stage 1 and stage 2 (tic-13crafc: the optimum 4 in 1-3 s, where stage 2 alone took 17-60 s).
 SEARCH_ITERATIONS = 250_000
-SEARCH_SHARE = 0.1  # of the time limit, at most (it stops at the lower bound)
 # Generic-model workers, best first (with 2 workers only the first is a full search, the other thread runs
 # neighbourhoods): core-based search raises the bound from the LP's 17 to fixed020's optimum 20 in 3-5 s,
 # where max_lp first stays at 17 for 40 s.
@@ -101,7 +100,7 @@ def applies(instance: Instance) -> bool:
         instance.scenario.objective == "breaks"
         and bool(instance.candidates)
         and all(
-            (c.request_level == "must" or c.pinned_slot is not None) and c.previous_slot is None for c in instance.candidates
+            c.committed and c.previous_slot is None for c in instance.candidates
         )
     )
 
@@ -498,9 +497,9 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
     used = 0.0  # shares of the limit spent (deterministic budgets)
     fixed = {p: k for p, k in fewest.floor.items() if p not in fewest.patterns}
     stage1 = build_pattern_model(instance, fewest.patterns, fixed=fixed)
-    budget = run.budget(STAGE1_SHARE, STAGE1_SHARE)
+    budget = run.budget(share("breaks_stage1"), share("breaks_stage1"))
     solver, status = _run(run, stage1.model, budget, "breaks stage 1", STAGE1_SUBSOLVERS, every_worker_full=True)
-    used += STAGE1_SHARE
+    used += share("breaks_stage1")
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         best.offer(_placed(stage1.mv, solver), best.lower)
         return best.finish(info)
@@ -514,14 +513,14 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
         # None: no schedule at all; CP-SAT's commitments step then names the conflict.
         best.lower = max(best.lower, pattern_lp_bound(instance, patterns) or 0)
         _local_search(instance, run, best)
-        used += SEARCH_SHARE
+        used += share("breaks_search")
         if best.proven:
             return best.finish(info)
     if instance.precedences or large:
         # With precedences the pattern stages find schedules slowly, and a big pattern model (forum-13.fixed020:
         # 26,666 patterns, 15 participants on the counter) neither improves the schedule nor the LP bound 17:
         # the generic model with core-based search proves fixed020's 20 in 3-5 s and tic-13.prec15's 0 in 2-13 s.
-        _generic(instance, run, best, max(0.1, 0.9 - used))
+        _generic(instance, run, best, max(0.1, share("breaks_total") - used))
         return best.finish(info)
     stage2 = build_pattern_model(instance, patterns, lower=best.lower)
     logger.info(
@@ -530,7 +529,7 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
     )
     stage2.model.minimize(stage2.total)
     stage2.mv.hint_placement(stage2.model, best.schedule())
-    solver, status = _run(run, stage2.model, run.budget(max(0.1, 0.9 - used), 1.0), "breaks stage 2", PATTERN_SUBSOLVERS)
+    solver, status = _run(run, stage2.model, run.budget(max(0.1, share("breaks_total") - used), 1.0), "breaks stage 2", PATTERN_SUBSOLVERS)
     best.absorb(stage2, solver, status, instance, run)
     return best.finish(info)
 
@@ -540,7 +539,7 @@ def _local_search(instance: Instance, run, best: _Best) -> None:
     if not break_search.applies(instance):
         return
     cap = break_cap(instance, _own_meetings(instance))
-    deadline = None if run.options.deterministic else time.monotonic() + SEARCH_SHARE * run.options.time_limit
+    deadline = None if run.options.deterministic else time.monotonic() + min(share("breaks_search") * run.options.time_limit, run.remaining())
     # The greedy alone leaves meetings out (tic-13crafc: 13 of 180) and the search puts them in, which
     # spares the CP-SAT commitments step; with precedences it starts from that step's valid schedule.
     first = best.schedule() if best.placed is not None or instance.precedences else greedy_schedule(instance, []).placed
@@ -549,10 +548,7 @@ def _local_search(instance: Instance, run, best: _Best) -> None:
     )
     if found.placed is None:
         return
-    if cap is not None or instance.scenario.fairness.max_break_spread is None:
-        best.offer(found.placed, found.breaks)  # every rule holds by construction
-    else:
-        best.placed = found.placed  # fairness unchecked by the moves: a hint for the models only
+    best.offer(found.placed, found.breaks)  # every rule holds: the moves go through rules.Occupancy, fairness included
 
 
 @dataclass
@@ -585,7 +581,7 @@ class _Best:
         """Take a minimizing solve's schedule and bound; its infeasibility means the commitments conflict."""
         self.status = solver.status_name(status)
         if status == cp_model.INFEASIBLE:
-            raise InfeasibleError(conflicting_commitments(instance, run.options))
+            raise InfeasibleError(conflicting_commitments(instance, run))
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             self.offer(_placed(built.mv, solver), round(solver.objective_value))
             self.lower = max(self.lower, round(solver.best_objective_bound))

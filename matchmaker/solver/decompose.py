@@ -26,6 +26,15 @@ from ..instance.candidates import Candidate, Instance, restrict
 from ..relax.pricing import bound_over_pool
 from ..relax.selection import Selection, select_days
 from ..spec.schedule import SolverInfo
+from . import bounds
+from .bounds import Bounds
+from .budget import (
+    MIN_DAY_SECONDS,
+    PROCESS_STARTUP,
+    merge_seconds,
+    share,
+    statistics_seconds,
+)
 from .greedy import greedy_schedule
 from .model import build_model
 from .polish import close_idle_gaps, insert_meetings
@@ -33,21 +42,10 @@ from .run import Run, SolveOptions
 
 logger = logging.getLogger(__name__)
 
-VALUE_SHARE = 0.5  # of a day's time, for its value phase (compaction gets the rest, and what value left)
-# Deterministic runs cannot pass time on, so each stage gets a fixed share of the limit.
-FIXED_VALUE_SHARE, FIXED_COMPACT_SHARE = 0.55, 0.45
 MAX_PROCESSES = 8  # day parts solved at once (one process each)
-# Seconds kept for the final merge, statistics and explanations, which scan every
-# candidate: measured about 13 s for the `large` preset's 394k pairs on 2 cores.
-MERGE_RESERVE, MERGE_RESERVE_PER_PAIR = 1.0, 3.5e-5
-PROCESS_STARTUP = 1.5  # seconds a spawned process takes to import the solver
-LP_SHARE = 0.5  # of the time left, for the selection LP
-MIN_DAY_SECONDS = 1.0  # below this per day, timetabling is skipped (building a day's model takes longer)
-KEEP_SHARE = 0.7  # of what is left of a day's value phase, for one attempt to timetable the selection
 MAX_RELEASES = 3  # unsatisfiable cores whose pairs a day may make optional before it gives up on the selection
 SPARES_PER_BUYER = 3  # unselected pairs a day's timetable may use instead of selected ones
 DAY_MODEL_MAX_VARIABLES = 200_000  # (pair, slot) variables above which a day keeps its greedy timetable
-INSERT_SHARE = 0.5  # of the time left after the merge, for putting in selected meetings the days left out
 
 
 @dataclass
@@ -61,11 +59,17 @@ class DayTimetable:
     build_seconds: float  # to build the day's model; a compaction with less time left is not worth starting
 
 
-def solve_decomposed(instance: Instance, start: dict[int, int], run: Run, info: SolverInfo) -> dict[int, int]:
-    """Selection, then each day's timetable, then a safe merge with the greedy ``start`` schedule."""
-    # The LP gets up to half the time left (a few seconds at Anping, about a minute
-    # at xl through PDLP); a deterministic run stops it by iteration counts only.
-    selection = select_days(instance, math.inf if run.options.deterministic else LP_SHARE * run.remaining())
+def solve_decomposed(
+    instance: Instance, start: dict[int, int], run: Run, info: SolverInfo, found: list[Bounds] | None = None
+) -> dict[int, int]:
+    """Selection, then each day's timetable, then a safe merge with the greedy ``start`` schedule.
+
+    ``found`` receives the selection LP's bounds (``bounds.selection``), when it solved.
+    """
+    # The LP gets its share of the time left (a few seconds at Anping, minutes at xl through
+    # PDLP); a deterministic run stops it by iteration counts only. Time budgets: budget.SHARES.
+    lp_time = share("selection_lp") * run.remaining()
+    selection = select_days(instance, math.inf if run.options.deterministic else lp_time, pdlp_share=share("selection_pdlp"))
     info.stage_status = {"selection": selection.status}
     bound = None
     if selection.objective is None:
@@ -80,6 +84,8 @@ def solve_decomposed(instance: Instance, start: dict[int, int], run: Run, info: 
         # the bound is the best of pricing every pair with this LP's duals and with the rounds'.
         bound = bound_over_pool(instance, selection.program)
         logger.info("bound over all %d pairs: %.1f (LP over the candidates %.1f)", instance.candidates_before_pruning, bound, selection.bound)
+    if bound is not None and found is not None:
+        found.append(bounds.selection(instance, selection.program, bound))
     if not selection.day_of:
         info.status, info.fallback = selection.status, True
         return start
@@ -98,27 +104,41 @@ def solve_decomposed(instance: Instance, start: dict[int, int], run: Run, info: 
     # one process timetabling the days in turn, with both workers, did better.
     parallel = min(len(days), MAX_PROCESSES, run.options.num_workers // 2)
     workers = max(1, run.options.num_workers // max(1, parallel))
-    reserve = MERGE_RESERVE + MERGE_RESERVE_PER_PAIR * len(instance.candidates)
-    options = dataclasses.replace(run.options, workers=workers, on_progress=None)
+    reserve = merge_seconds(len(instance.candidates), 0, run.measured.get("greedy", 0.0))
+    # A day's clock starts when its part does (started=None), not at the whole solve's start.
+    options = dataclasses.replace(run.options, workers=workers, on_progress=None, started=None)
 
-    def part(day: int, weight: float) -> DayPart:
+    def budgets(day: int, weight: float) -> tuple[float, float]:
+        """A day's (value, compaction) budgets, computed once its part is built (building counts)."""
         if run.options.deterministic:
-            share = FIXED_VALUE_SHARE * meetings_on[day] / total, FIXED_COMPACT_SHARE * meetings_on[day] / total
-            budgets = (share[0] * run.options.time_limit, share[1] * run.options.time_limit)
-        else:
-            whole = max(0.2, (run.remaining() - reserve - (PROCESS_STARTUP if parallel > 1 else 0.0)) * weight)
-            budgets = (VALUE_SHARE * whole, (1 - VALUE_SHARE) * whole)
-        return day_part(instance, day, selection.day_of, start, options, *budgets)
+            fraction = meetings_on[day] / total
+            return share("fixed_day_value") * fraction * run.options.time_limit, share("fixed_day_compact") * fraction * run.options.time_limit
+        whole = max(0.2, (run.remaining() - reserve - (PROCESS_STARTUP if parallel > 1 else 0.0)) * weight)
+        return share("day_value") * whole, (1 - share("day_value")) * whole
+
+    def part(day: int) -> DayPart:
+        return day_part(instance, day, selection.day_of, start, options, 0.0, 0.0)
+
+    def solved(day: int, weight: float) -> DayResult:
+        if not run.options.deterministic and run.remaining() - reserve < MIN_DAY_SECONDS:
+            logger.info("day %s: no time left for its timetable", _label(instance, day))
+            return DayResult([], "UNKNOWN")
+        job = part(day)
+        job.value_budget, job.compact_budget = budgets(day, weight)
+        return solve_day(job)
 
     if not run.options.deterministic and run.remaining() - reserve < MIN_DAY_SECONDS * len(days):
         # Building the day models alone would overrun the limit (large fairs at short limits).
         logger.info("no time left for the day timetables: merging greedily")
         results = [DayResult([], "UNKNOWN") for _ in days]
     elif parallel > 1:  # every day at once, each with the whole time left
-        results = run_parts([part(day, 1.0) for day in days], parallel)
+        jobs = [part(day) for day in days]
+        for job in jobs:
+            job.value_budget, job.compact_budget = budgets(job.day, 1.0)
+        results = run_parts(jobs, parallel)
     else:  # in turn, each day its share of what is left (an early finish passes time on)
         results = [
-            solve_day(part(day, meetings_on[day] / sum(meetings_on[d] for d in days[position:])))
+            solved(day, meetings_on[day] / sum(meetings_on[d] for d in days[position:]))
             for position, day in enumerate(days)
         ]
     preferred: list[tuple[int, int]] = []
@@ -136,8 +156,11 @@ def solve_decomposed(instance: Instance, start: dict[int, int], run: Run, info: 
     # other meetings, then a greedy fill. Spare pairs of several days may together
     # exceed a participant's total cap; the check drops the excess.
     def committed(c: int) -> bool:
-        return instance.candidates[c].request_level == "must" or instance.candidates[c].pinned_slot is not None
+        return instance.candidates[c].committed
 
+    info.proven_optimal_parts = proven
+    if not preferred:  # no day timetabled anything: merging would only rebuild the start schedule
+        return _polished(instance, dict(start), selection, run)
     commitments = _place_commitments_first(
         instance,
         [(c, s) for c, s in preferred if committed(c)] + [(c, s) for c, s in sorted(start.items()) if committed(c)],
@@ -149,7 +172,14 @@ def solve_decomposed(instance: Instance, start: dict[int, int], run: Run, info: 
         logger.warning("decomposition lost a must/pinned meeting; returning the greedy schedule")
         info.fallback = True
         return start
-    placed = final.placed
+    return _polished(instance, final.placed, selection, run)
+
+
+def _polished(instance: Instance, placed: dict[int, int], selection: Selection, run: Run) -> dict[int, int]:
+    """After the merge: insertion of the meetings left out, then the idle-gap polish, in the time left
+    but what the engine's statistics need."""
+    pool_rows = len(instance.pool.table) if instance.pool is not None else 0
+    statistics = statistics_seconds(len(instance.candidates), pool_rows)
     # Selected meetings no timetable placed (xl's days of 17,000 meetings keep their greedy
     # timetable) go in by Kempe-chain swaps or in place of less valuable ones, most valuable
     # first; then (runs with a clock) any other pair, as long as the time lasts.
@@ -159,12 +189,12 @@ def solve_decomposed(instance: Instance, start: dict[int, int], run: Run, info: 
     missing = sorted((c for c in selection.day_of if c not in placed), key=by_value)
     if not run.options.deterministic:
         missing += sorted((c.index for c in instance.candidates if c.index not in placed and c.index not in selection.day_of), key=by_value)
-    if missing and not instance.precedences:
-        budget = math.inf if run.options.deterministic else INSERT_SHARE * max(0.1, run.remaining() - 0.5 * reserve)
+    if missing:  # insertion places through rules.Occupancy, precedences included
+        budget = math.inf if run.options.deterministic else share("insertion") * max(0.1, run.remaining() - statistics)
         placed = insert_meetings(instance, placed, missing, budget)
     if instance.weights.idle_gap == 0:
         return placed
-    budget = math.inf if run.options.deterministic else max(0.1, run.remaining() - 0.5 * reserve)
+    budget = math.inf if run.options.deterministic else max(0.1, run.remaining() - statistics)
     return close_idle_gaps(instance, placed, budget)
 
 
@@ -175,7 +205,7 @@ def _place_commitments_first(instance: Instance, order: list[tuple[int, int]]) -
     day whose timetable is now full; xl lost one that way) then still finds a slot before
     any optional meeting takes it. Returns (candidate, slot) placements in the full instance.
     """
-    committed = sorted({c.index for c in instance.candidates if c.request_level == "must" or c.pinned_slot is not None})
+    committed = sorted({c.index for c in instance.candidates if c.committed})
     if not committed:
         return []
     sub, original = restrict(instance, committed)
@@ -251,7 +281,7 @@ def _timetable_day(part: DayPart, run: Run, budget: float) -> DayTimetable:
     sub, original, selected = part.sub, part.original, part.selected
     label = _label(sub, part.day)
     value_only = dataclasses.replace(sub, weights=sub.weights.model_copy(update={"idle_gap": 0}))
-    optional = {c for c in selected if sub.candidates[c].request_level != "must" and sub.candidates[c].pinned_slot is None}
+    optional = {c for c in selected if not sub.candidates[c].committed}
     released = _misfits(sub, selected) & optional
     # The hint: the greedy places the required pairs first (fewest options first), then the spares.
     required = selected - released
@@ -267,11 +297,11 @@ def _timetable_day(part: DayPart, run: Run, budget: float) -> DayTimetable:
         return DayTimetable(sub, original, hint, "UNKNOWN", math.inf)
     for _ in range(MAX_RELEASES + 1):
         keep = _requiring(value_only, selected - released)  # the spares stay optional
-        placed, status, spent, build_seconds = _solve_value(keep, hint, run, left * KEEP_SHARE, f"day {label} keep")
+        placed, status, spent, build_seconds = _solve_value(keep, hint, run, left * share("day_keep_attempt"), f"day {label} keep")
         left -= spent
         if status != "INFEASIBLE" or left <= 0:
             break
-        core, spent = _core(keep, run, left * KEEP_SHARE)
+        core, spent = _core(keep, run, left * share("day_keep_attempt"))
         left -= spent
         if not (core & optional) - released:
             break

@@ -8,8 +8,14 @@ from collections import Counter, defaultdict
 from ortools.sat.python import cp_model
 
 from ..instance.candidates import Candidate, Instance
+from .budget import (
+    DIAGNOSIS_MIN_SECONDS,
+    DIAGNOSIS_SHRINK_SECONDS,
+    MIN_STAGE_SECONDS,
+    share,
+)
 from .model import build_model
-from .run import SolveOptions
+from .run import Run
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +49,7 @@ def impossible_commitments(instance: Instance) -> list[str]:
             reasons.append(f"pinned meeting {_pair(instance, c)} at {when} {why}")
     committed: dict[int, list[Candidate]] = defaultdict(list)
     for c in instance.candidates:
-        if c.request_level == "must" or c.pinned_slot is not None:
+        if c.committed:
             committed[c.buyer].append(c)
             committed[c.exhibitor].append(c)
     for party, own in sorted(committed.items()):
@@ -56,16 +62,20 @@ def impossible_commitments(instance: Instance) -> list[str]:
     return reasons
 
 
-def _is_feasible(instance: Instance, keep: list[int], options: SolveOptions) -> bool | None:
-    """Solve the rules with only the commitments in ``keep``; None when undecided in time."""
+def _left(run: Run) -> float:
+    """Wall seconds of the whole limit left: nothing runs after a failed solve, so the reserve is free."""
+    return max(0.0, run.options.time_limit - run.elapsed())
+
+
+def _is_feasible(instance: Instance, keep: list[int], run: Run, budget: float) -> bool | None:
+    """Solve the rules with only the commitments in ``keep``; None when undecided in ``budget``."""
     built = build_model(instance, with_assumptions=True, objective=False)
     assert built.assumptions is not None
     built.model.clear_assumptions()
     built.model.add_assumptions([built.assumptions[c] for c in keep])
     solver = cp_model.CpSolver()
+    run.configure(solver, budget)
     solver.parameters.num_workers = 1
-    solver.parameters.max_time_in_seconds = 10.0
-    solver.parameters.random_seed = options.seed
     status = solver.solve(built.model)
     if status == cp_model.INFEASIBLE:
         return False
@@ -74,16 +84,23 @@ def _is_feasible(instance: Instance, keep: list[int], options: SolveOptions) -> 
     return None
 
 
-def conflicting_commitments(instance: Instance, options: SolveOptions) -> list[str]:
-    """Name a small set of must/pinned meetings that cannot all take place, and who they share."""
+def conflicting_commitments(instance: Instance, run: Run) -> list[str]:
+    """Name a small set of must/pinned meetings that cannot all take place, and who they share.
+
+    Within the run's limit (budget.SHARES["diagnosis"] for finding a core, the rest for
+    shrinking it one solve per member); out of time, the core found so far is named.
+    """
+    options = run.options
     built = build_model(instance, with_assumptions=True, objective=False)
     assert built.assumptions is not None
     solver = cp_model.CpSolver()
+    if options.deterministic:
+        run.configure(solver, share("diagnosis") * options.time_limit)
+    else:
+        run.configure(solver, max(DIAGNOSIS_MIN_SECONDS, share("diagnosis") * _left(run)))
     solver.parameters.num_workers = 1  # cores are reported reliably by a single worker
     if instance.scenario.objective == "breaks":
         solver.parameters.linearization_level = 2  # break-fairness conflicts need the strong LP
-    solver.parameters.max_time_in_seconds = max(10.0, options.time_limit)
-    solver.parameters.random_seed = options.seed
     status = solver.solve(built.model)
     if status != cp_model.INFEASIBLE:
         hint = " (or with fairness.max_break_spread)" if instance.scenario.objective == "breaks" else ""
@@ -91,9 +108,15 @@ def conflicting_commitments(instance: Instance, options: SolveOptions) -> list[s
     literal_to_candidate = {lit.index: c for c, lit in built.assumptions.items()}
     core = sorted(literal_to_candidate[i] for i in solver.sufficient_assumptions_for_infeasibility())
     if len(core) <= MAX_CORE_TO_SHRINK:
+        # Deterministic runs: a fixed deterministic time per member; others: what the clock leaves.
+        fixed = min(DIAGNOSIS_SHRINK_SECONDS, (1 - share("diagnosis")) * options.time_limit / max(1, len(core)))
         for member in list(core):
+            budget = fixed if options.deterministic else min(DIAGNOSIS_SHRINK_SECONDS, _left(run))
+            if budget < MIN_STAGE_SECONDS:
+                logger.info("diagnosis: out of time; naming the %d commitments found so far", len(core))
+                break
             trial = [c for c in core if c != member]
-            if _is_feasible(instance, trial, options) is False:
+            if _is_feasible(instance, trial, run, budget) is False:
                 core = trial
     if not core:  # CP-SAT's presolve proved it before any assumption was tried, so it names none
         message = "the must requests and pinned meetings cannot all take place under the hard rules"

@@ -24,11 +24,11 @@ from ..instance.candidates import (
     prune_instance,
     restrict,
 )
-from ..relax.flow_bound import upper_bounds
 from ..relax.pricing import generate_columns, pooled_instance
 from ..spec.scenario import Scenario
 from ..spec.schedule import Schedule, SolverInfo
-from . import brokerage
+from . import bounds, brokerage
+from .budget import after_engine_seconds, share
 from .decompose import solve_decomposed
 from .diagnose import conflicting_commitments, impossible_commitments
 from .greedy import greedy_schedule
@@ -39,9 +39,9 @@ from .solution import build_schedule
 logger = logging.getLogger(__name__)
 
 BOUND_ITERATIONS = 12  # subgradient rounds of the flow bound; each is one min-cost flow
-BOUND_SHARE = 0.12  # of the time limit for refining the bound (the first round always runs)
 MONOLITHIC_MAX_VARIABLES = 40_000  # above this, presolve alone eats a 2-core budget
-COLUMN_GENERATION_SHARE = 0.3  # of the time left, for the column generation rounds of fairs too large to match whole
+UNCAPPED_GUESS = 16  # meetings of a participant without max_meetings, for the reserve before the greedy ran
+GREEDY_TO_FINAL_MEETINGS = 1.15  # the final schedule's meetings per greedy meeting, at most (xl: 1.10), for the reserve
 STREAMING_PAIRS = 4_000_000  # buyers x exhibitors above which pairs are matched as a pair table (xl: 10M)
 
 
@@ -57,6 +57,7 @@ class Solved:
     schedule: Schedule
     instance: Instance
     fallback: Callable[[], Schedule] | None = None
+    bounds: bounds.Bounds | None = None  # what stats.upper_bound_* were filled from
 
 
 def _breaks(instance: Instance) -> bool:
@@ -66,14 +67,14 @@ def _breaks(instance: Instance) -> bool:
 
 def _place_commitments(instance: Instance, run: Run) -> list[tuple[int, int]]:
     """Place every must request and pin with all hard rules; raise InfeasibleError if impossible."""
-    committed = [c.index for c in instance.candidates if c.request_level == "must" or c.pinned_slot is not None]
+    committed = [c.index for c in instance.candidates if c.committed]
     if not committed:
         return []
     sub, original = restrict(instance, committed)
     built = build_model(sub, objective=False)
-    solver, status = run.run(built.model, run.budget(0.2, 0.2), "commitments", lp_heavy=_breaks(instance))
+    solver, status = run.run(built.model, run.budget(share("commitments"), share("commitments")), "commitments", lp_heavy=_breaks(instance))
     if status == cp_model.INFEASIBLE:
-        raise InfeasibleError(conflicting_commitments(sub, run.options))
+        raise InfeasibleError(conflicting_commitments(sub, run))
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return []  # undecided in time: the greedy tries on its own
     mv = built.vars
@@ -83,7 +84,7 @@ def _place_commitments(instance: Instance, run: Run) -> list[tuple[int, int]]:
 def _solve_monolithic(instance: Instance, start: dict[int, int], run: Run, info: SolverInfo) -> dict[int, int]:
     built = build_model(instance)
     built.vars.hint_placement(built.model, start)
-    solver, status = run.run(built.model, run.budget(0.9, 1.0), "cp-sat", lp_heavy=_breaks(instance))
+    solver, status = run.run(built.model, run.budget(share("monolithic"), 1.0), "cp-sat", lp_heavy=_breaks(instance))
     info.status = solver.status_name(status)
     if status == cp_model.INFEASIBLE:  # commitments were placeable, so this means a modelling bug
         raise MatchmakerError("the model is infeasible although the must requests fit; please report this scenario")
@@ -104,11 +105,13 @@ def solve_scenario(scenario: Scenario, options: SolveOptions) -> Solved:
     the public entry, which checks and explains what this returns.
     """
     run = Run(options)
+    # Until the greedy tells how many meetings there will be: the most the caps allow.
+    run.reserve = after_engine_seconds(len(scenario.buyers) + len(scenario.exhibitors), _most_meetings(scenario))
     if options.strategy != "monolithic" and len(scenario.buyers) * len(scenario.exhibitors) > STREAMING_PAIRS:
         # Millions of matching pairs: all held as arrays, each buyer's best as candidates;
         # column generation adds those the selection LP's duals price in, and bounds them all.
         pooled = pooled_instance(scenario, options.candidates_per_meeting or DEFAULT_CANDIDATES_PER_MEETING)
-        budget = math.inf if options.deterministic else COLUMN_GENERATION_SHARE * run.remaining()
+        budget = math.inf if options.deterministic else share("column_generation") * run.remaining()
         return solve_instance(generate_columns(pooled, budget), dataclasses.replace(options, strategy="decompose"), run)
     every_pair = build_instance(scenario, candidates_per_meeting=None)
     instance = every_pair
@@ -119,6 +122,14 @@ def solve_scenario(scenario: Scenario, options: SolveOptions) -> Solved:
         # cost, so pruning would only lose value (about 1% at Anping size).
         instance = every_pair
     return solve_instance(instance, options, run)
+
+
+def _most_meetings(scenario: Scenario) -> int:
+    """Meetings the participants' caps allow at most (no cap: UNCAPPED_GUESS, before the slots are known)."""
+    def caps(people) -> int:
+        return sum(UNCAPPED_GUESS if p.max_meetings is None else p.max_meetings for p in people)
+
+    return min(caps(scenario.buyers), caps(scenario.exhibitors))
 
 
 def _variables(instance: Instance) -> int:
@@ -155,68 +166,69 @@ def solve_instance(
     def start() -> dict[int, int]:
         """Commitments placed by CP-SAT, then the greedy fills the rest: the schedule every stage improves."""
         base = _place_commitments(instance, run)
+        before = run.elapsed()
         greedy = greedy_schedule(instance, base + list(preferred))
+        run.measured["greedy"] = run.elapsed() - before
         if not greedy.complete:
             raise MatchmakerError(
                 f"could not place every must request and pinned meeting within {options.time_limit:g}s; raise --time-limit"
             )
         info.greedy_meetings = len(greedy.placed)
+        run.reserve = after_engine_seconds(len(instance.parties), math.ceil(GREEDY_TO_FINAL_MEETINGS * len(greedy.placed)))
         started.append(dict(greedy.placed))
         return greedy.placed
 
-    bound = None
+    found = bounds.Bounds()  # upper bounds over every schedule of the instance (solver/bounds.py)
     if brokerage.applies(instance):
         # Objective "breaks" with every meeting committed: the pattern stages, whose
         # first stage usually settles the instance before any start schedule is needed.
         logger.info("strategy brokerage patterns for %d meeting variables", variables)
         placed = brokerage.solve_breaks(instance, start, run, info)
+        if options.bound:  # meetings and value are fixed; the breaks' bound is solver.best_bound
+            found = bounds.fixed(instance)
     else:
         first = start()
-        # The decomposition's selection LP bounds the objective over every pair; the
-        # flow bound is for small fairs, and models buyers and exhibitors only.
-        if options.bound and strategy == "monolithic" and not scenario.participants:
+        # The flow bound is for small fairs, and models buyers and exhibitors only; the
+        # decomposition's selection LP bounds the objective and the value over every pair.
+        if options.bound and bounds.flow_applies(instance):
             greedy_value = sum(instance.candidates[c].value for c in first)
-            bound = upper_bounds(
-                scenario, iterations=BOUND_ITERATIONS, value_target=greedy_value,
+            found = bounds.flow(
+                instance, iterations=BOUND_ITERATIONS, value_target=greedy_value,
                 # A wall-clock budget would make the reported bound vary between deterministic runs.
-                time_budget=math.inf if options.deterministic else BOUND_SHARE * options.time_limit,
+                time_budget=math.inf if options.deterministic else min(share("flow_bound") * options.time_limit, run.remaining()),
             )
         logger.info("strategy %s for %d meeting variables; greedy placed %d", strategy, variables, len(first))
         if strategy == "monolithic":
             placed = _solve_monolithic(instance, first, run, info)
         else:
-            placed = solve_decomposed(instance, first, run, info)
+            from_lp: list[bounds.Bounds] = []
+            placed = solve_decomposed(instance, first, run, info, from_lp)
+            if options.bound:
+                for more in from_lp:
+                    found = found.merge(more)
+        if options.bound:
+            found = found.merge(bounds.counting(instance))
 
     schedule = build_schedule(instance, placed, info)
     stats, weights = schedule.stats, instance.weights
-    if bound is not None:
-        stats.upper_bound_meetings = bound.meetings
-        stats.upper_bound_value = bound.value
-        if stats.upper_bound_value > 0:
-            stats.gap_percent = round(100.0 * (stats.upper_bound_value - stats.value) / stats.upper_bound_value, 3)
+    bounds.fill(stats, weights, found)
     if scenario.objective == "breaks":
         info.objective = -stats.idle_gaps
     else:
-        info.objective = (
-            weights.value_scale() * (stats.value - weights.min_shortfall * stats.min_meetings_shortfall)
-            - weights.idle_gap * stats.idle_gaps
-        )
-    if strategy == "decompose" and info.best_bound is not None and not info.fallback:
-        # The selection LP over these candidates bounds value - min_shortfall x shortfall of every schedule.
-        stats.upper_bound_objective = math.floor(info.best_bound / weights.value_scale() + 1e-6)
-        achieved = stats.value - weights.min_shortfall * stats.min_meetings_shortfall
-        if stats.upper_bound_objective > 0:
-            stats.objective_gap_percent = round(100.0 * max(0, stats.upper_bound_objective - achieved) / stats.upper_bound_objective, 3)
+        info.objective = bounds.scaled_objective(weights, stats.value, stats.min_meetings_shortfall, stats.idle_gaps)
+    # CP-SAT's own gap, in its scaled units: internal (the schedule's gap is stats.gap_percent).
     if info.best_bound is not None and info.best_bound > 0:
-        info.gap_percent = round(max(0.0, 100.0 * (info.best_bound - info.objective) / info.best_bound), 3)
+        info.gap_percent = max(0.0, bounds.gap_percent(info.best_bound, info.objective))
     info.seconds = round(run.elapsed(), 3)
     info.message = _summary_message(info)
 
     def fallback() -> Schedule:
         fallback_info = info.model_copy(update={"fallback": True, "best_bound": None, "gap_percent": None})
-        return build_schedule(instance, started[0], fallback_info)
+        made = build_schedule(instance, started[0], fallback_info)
+        bounds.fill(made.stats, weights, found)  # the same bounds hold for every schedule of the instance
+        return made
 
-    return Solved(schedule, instance, fallback if started else None)
+    return Solved(schedule, instance, fallback if started else None, found)
 
 
 def _summary_message(info: SolverInfo) -> str:
@@ -224,4 +236,4 @@ def _summary_message(info: SolverInfo) -> str:
         return "the optimizer found nothing better in time; this is the greedy schedule (raise --time-limit)"
     if info.status == "OPTIMAL":
         return "proven optimal for the candidate pairs considered"
-    return "time limit reached or decomposed; best schedule found, see best_bound for how far it may be from optimal"
+    return "time limit reached or decomposed; best schedule found, see gap_percent for how far it may be from the bound"

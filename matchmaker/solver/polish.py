@@ -3,7 +3,7 @@
 The decomposition's per-day compaction models get only a few seconds on large
 days; this pass then moves any meeting to another slot of the same day when both
 participants' idle gaps go down in total and every hard rule still holds (the
-greedy's own feasibility check), and swaps Kempe chains between a participant's
+rules.Occupancy: every hard rule of the registry), and swaps Kempe chains between a participant's
 meeting slot and one of its idle slots when that lowers the gaps of everyone involved. Meetings that are pinned or that exist in a
 previous schedule stay where they are, so re-planning moves nothing it should not.
 """
@@ -16,7 +16,8 @@ import time
 from collections import defaultdict
 
 from ..instance.candidates import Instance
-from .greedy import _Occupancy
+from ..instance.slots import idle_gaps
+from .rules import Occupancy
 
 logger = logging.getLogger(__name__)
 
@@ -76,11 +77,6 @@ def insert_meetings(instance: Instance, placed: dict[int, int], wanted: list[int
     return state.result
 
 
-def _gaps(positions: set[int]) -> int:
-    ordered = sorted(positions)
-    return sum(1 for a, b in zip(ordered, ordered[1:]) if b - a > 1)
-
-
 class _Compaction:
     """A schedule being compacted: occupancy for the hard rules, positions per participant and day."""
 
@@ -88,10 +84,8 @@ class _Compaction:
         self.instance = instance
         self.deadline = deadline
         grid = instance.grid
-        self.position = {s: i for day_slots in grid.by_day for i, s in enumerate(day_slots)}
-        self.occupancy = _Occupancy(instance)
-        for c, s in sorted(placed.items()):
-            self.occupancy.place(instance.candidates[c], s)
+        self.position = grid.positions()
+        self.occupancy = Occupancy(instance, placed)
         self.result = dict(placed)
         self.days_of: dict[int, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))  # party -> day -> positions
         self.at: dict[int, dict[int, int]] = defaultdict(dict)  # party -> slot -> candidate
@@ -115,7 +109,7 @@ class _Compaction:
         return time.monotonic() > self.deadline
 
     def total_gaps(self) -> int:
-        return sum(_gaps(p) for days in self.days_of.values() for p in days.values())
+        return sum(idle_gaps(p) for days in self.days_of.values() for p in days.values())
 
     def single_moves(self) -> int:
         """Move each meeting to the slot of its day that leaves its two participants the fewest gaps."""
@@ -127,16 +121,16 @@ class _Compaction:
             candidate, s = self.instance.candidates[c], self.result[c]
             day = grid.slots[s].day
             own = [self.days_of[p][day] - {position[s]} for p in self._ends(c)]
-            now = sum(_gaps(o | {position[s]}) for o in own)
+            now = sum(idle_gaps(o | {position[s]}) for o in own)
             if now == 0:
                 continue
             occupancy.remove(candidate, s)
             best, best_gaps = s, now
             for t in candidate.slots:
-                if t == s or grid.slots[t].day != day or not occupancy.fits(candidate, t):
+                if t == s or grid.slots[t].day != day:
                     continue
-                after = sum(_gaps(o | {position[t]}) for o in own)
-                if after < best_gaps:
+                after = sum(idle_gaps(o | {position[t]}) for o in own)
+                if after < best_gaps and occupancy.fits(candidate, t):
                     best, best_gaps = t, after
             occupancy.place(candidate, best)
             if best != s:
@@ -148,8 +142,8 @@ class _Compaction:
         """For each participant with a gap: move one of its meetings into an idle slot, swapping its Kempe chain.
 
         The chain (the meetings linked to it through shared participants, alternating
-        between the two slots) swaps as a whole, so nobody is double-booked; tables,
-        interpreters, walks and caps are checked meeting by meeting.
+        between the two slots) swaps as a whole, so nobody is double-booked; every
+        other rule is checked by ``Occupancy.try_moves``.
         """
         grid = self.instance.grid
         moved = 0
@@ -158,7 +152,7 @@ class _Compaction:
                 if self.out_of_time():
                     return moved
                 positions = self.days_of[party][day]
-                if _gaps(positions) == 0:
+                if idle_gaps(positions) == 0:
                     continue
                 day_slots = grid.by_day[day]
                 idle = [day_slots[i] for i in range(min(positions), max(positions) + 1) if i not in positions]
@@ -195,31 +189,18 @@ class _Compaction:
             return False
         day = self.instance.grid.slots[t].day
         affected = {p for c in moves for p in self._ends(c)}
-        before = sum(_gaps(self.days_of[p][day]) for p in affected)
+        before = sum(idle_gaps(self.days_of[p][day]) for p in affected)
         after = 0
         for p in affected:
             positions = set(self.days_of[p][day])
             positions -= {self.position[self.result[c]] for c in moves if p in self._ends(c)}
             positions |= {self.position[new] for c, new in moves.items() if p in self._ends(c)}
-            after += _gaps(positions)
+            after += idle_gaps(positions)
         return after < before and self._move(moves)
 
     def _move(self, moves: dict[int, int]) -> bool:
         """Move meetings to new slots at once if every hard rule still holds (else change nothing)."""
-        candidates, occupancy = self.instance.candidates, self.occupancy
-        for c in moves:
-            occupancy.remove(candidates[c], self.result[c])
-        done = []
-        for c, new in moves.items():
-            if not occupancy.fits(candidates[c], new):
-                break
-            occupancy.place(candidates[c], new)
-            done.append(c)
-        if len(done) < len(moves):
-            for c in done:
-                occupancy.remove(candidates[c], moves[c])
-            for c in moves:
-                occupancy.place(candidates[c], self.result[c])
+        if not self.occupancy.try_moves(moves):
             return False
         self._apply(moves)
         return True
@@ -230,9 +211,9 @@ class _Compaction:
         candidate, occupancy = self.instance.candidates[c], self.occupancy
         ends = self._ends(c)
         if any(occupancy.count[p] >= self.instance.parties[p].max_meetings for p in ends):
-            return False
+            return False  # quick exit: no chain frees a place under the cap
         slots = [candidate.pinned_slot] if candidate.pinned_slot is not None else candidate.slots
-        free = [s for s in slots if occupancy.fits(candidate, s)]
+        free = occupancy.fitting_slots(candidate, slots)
         if free:
             self._add(c, max(free, key=lambda s: (occupancy.closeness(candidate, s), -s)))
             return True
@@ -266,7 +247,7 @@ class _Compaction:
         value = candidates[c].value
         choices = []
         for p in self._ends(c):
-            own = sorted({m for m in self.at[p].values() if m in self.movable and candidates[m].request_level != "must"},
+            own = sorted({m for m in self.at[p].values() if m in self.movable and not candidates[m].committed},
                          key=lambda m: (candidates[m].value, m))
             choices.append([m for m in own if candidates[m].value < value][:MAX_VICTIMS])
         tries = [[m] for m in sorted(set(choices[0] + choices[1]), key=lambda m: (candidates[m].value, m))]

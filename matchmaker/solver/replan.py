@@ -27,15 +27,18 @@ from ..errors import DifferentEventError, InfeasibleError, MatchmakerError
 from ..instance.candidates import Candidate, Instance, build_instance, restrict
 from ..spec.scenario import Scenario, hhmm, minutes
 from ..spec.schedule import Meeting, PreviousRef, Schedule
+from . import bounds
+from .bounds import Bounds
+from .budget import after_engine_seconds, share
 from .engine import Solved, solve_instance
-from .greedy import _Occupancy, greedy_schedule
+from .greedy import greedy_schedule
 from .model import build_model
+from .rules import Occupancy
 from .run import Run, SolveOptions
 
 logger = logging.getLogger(__name__)
 
 Policy = Literal["keep", "minimal", "full"]
-KEEP_SHARE_OF_MINIMAL = 0.7  # minimal first solves keep (its floor and hint), then improves on it
 DEMAND_PER_FREE_MEETING = 2  # unplaced pairs considered per free meeting of an affected buyer
 
 
@@ -78,14 +81,14 @@ def check_same_event(scenario: Scenario, previous: Schedule) -> None:
     """Refuse a previous schedule from another event (name, or days the meetings lie on)."""
     if previous.scenario.name != scenario.name:
         raise DifferentEventError(
-            f"the previous schedule is for {previous.scenario.name!r}, not {scenario.name!r} (use --force if this is right)"
+            f"the previous schedule is for {previous.scenario.name!r}, not {scenario.name!r}"
         )
     days = {d.date for d in scenario.days}
     outside = sorted({m.date for m in previous.meetings} - days)
     if outside:
         raise DifferentEventError(
             f"the previous schedule has meetings on {', '.join(map(str, outside))}, which are not days of "
-            f"{scenario.name!r} (use --force if this is right)"
+            f"{scenario.name!r}"
         )
 
 
@@ -96,35 +99,6 @@ def file_sha256(path: str | Path) -> str:
 # ---------------------------------------------------------------------------
 # Which previous meetings are still valid
 # ---------------------------------------------------------------------------
-
-
-def _unavailable_reason(instance: Instance, c: Candidate, s: int) -> str:
-    slot = instance.grid.slots[s]
-    when = f"{slot.date} {hhmm(slot.start)}"
-    for party in (c.buyer, c.exhibitor):
-        if s not in instance.parties[party].free:
-            return f"{instance.parties[party].id} is no longer available at {when}"
-    if c.interpreter is not None:
-        return f"no {instance.languages[c.interpreter]!r} interpreter is on duty at {when} any more"
-    return f"the meeting can no longer take place at {when}"
-
-
-def _conflict_reason(occupancy: _Occupancy, instance: Instance, c: Candidate, s: int) -> str:
-    """Which rule a meeting breaks given what is already placed (mirrors _Occupancy.fits)."""
-    slot = instance.grid.slots[s]
-    for party in (c.buyer, c.exhibitor):
-        info = instance.parties[party]
-        if s in occupancy.busy[party]:
-            return f"{info.id} has another fixed meeting at {slot.label}"
-        if occupancy.count[party] >= info.max_meetings:
-            return f"{info.id} now takes at most {info.max_meetings} meetings"
-        if info.max_per_day is not None and occupancy.day_count[(party, slot.day)] >= info.max_per_day:
-            return f"{info.id} now takes at most {info.max_per_day} meetings a day"
-    if occupancy.tables[(c.location, s)] >= instance.location_tables[c.location]:
-        return f"{instance.location_ids[c.location]} has fewer tables now"
-    if c.interpreter is not None:
-        return f"the {instance.languages[c.interpreter]!r} interpreter pool shrank"
-    return f"{instance.parties[c.buyer].id} cannot walk between halls in time any more"
 
 
 def carry_over(
@@ -144,9 +118,9 @@ def carry_over(
     exhibitors = {e.id: e for e in scenario.exhibitors}
     blocked = {(b.buyer, b.exhibitor) for b in scenario.blocked}
 
-    occupancy = _Occupancy(instance)
+    occupancy = Occupancy(instance)
     for c in instance.candidates:
-        if c.pinned_slot is not None and c.pinned_slot in c.slots and occupancy.fits(c, c.pinned_slot):
+        if c.pinned_slot is not None and occupancy.fits(c, c.pinned_slot):
             occupancy.place(c, c.pinned_slot)
     pinned_pairs = {ids[c.index] for c in instance.candidates if c.pinned_slot is not None}
 
@@ -184,10 +158,8 @@ def carry_over(
             location = scenario.meeting_location(exhibitors[m.exhibitor])
             if location != m.location:
                 reason = f"{m.exhibitor} now meets at {location}, not {m.location}"
-            elif slot not in c.slots:
-                reason = _unavailable_reason(instance, c, slot)
-            elif not occupancy.fits(c, slot):
-                reason = _conflict_reason(occupancy, instance, c, slot)
+            elif (broken := occupancy.why(c, slot)) is not None:
+                reason = broken  # the rule it breaks, given the new pins and the meetings kept so far
             else:
                 occupancy.place(c, slot)
                 kept.append((c_index, slot))
@@ -302,7 +274,7 @@ def _minimal(
     built.model.add(sum(mv.x[v] for v in new_vars) >= keep_new)  # never fewer new meetings than keep
     mv.hint_placement(built.model, {i: keep_placed[c] for i, c in enumerate(original) if c in keep_placed})
     logger.info("minimal policy: %d demand pairs, %d movable participants, %d variables", len(demand), len(touched), len(mv))
-    solver, status = run.run(built.model, run.budget(1 - KEEP_SHARE_OF_MINIMAL, 1.0), "minimal changes", lp_heavy=True)
+    solver, status = run.run(built.model, run.budget(1 - share("replan_keep_of_minimal"), 1.0), "minimal changes", lp_heavy=True)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         logger.info("minimal policy: no improvement found in time (%s); keeping the keep schedule", solver.status_name(status))
         return keep_placed
@@ -323,6 +295,7 @@ def replan(
     """Re-plan ``scenario`` against the published ``previous`` schedule."""
     options = options or SolveOptions()
     run = Run(options)
+    run.reserve = after_engine_seconds(len(scenario.buyers) + len(scenario.exhibitors), len(previous.meetings))  # checker, explanations and the change report
     instance = _private_instance(scenario, previous, options)
     kept, dropped, frozen = carry_over(instance, previous.meetings, freeze_before)
     logger.info("re-plan (%s): %d previous meetings still valid, %d dropped", policy, len(kept), len(dropped))
@@ -335,7 +308,7 @@ def replan(
         moved_reason, cancel_reason = "re-optimized (full policy)", "re-optimized (full policy)"
     else:
         if policy == "minimal":
-            keep_options = dataclasses.replace(options, time_limit=options.time_limit * KEEP_SHARE_OF_MINIMAL)
+            keep_options = dataclasses.replace(options, time_limit=options.time_limit * share("replan_keep_of_minimal"))
             base = dataclasses.replace(instance, candidates=[dataclasses.replace(c) for c in instance.candidates])
         else:
             keep_options, base = options, instance
@@ -350,7 +323,8 @@ def replan(
             }
             placed = _minimal(instance, kept, frozen, keep_placed, affected, max_changes_per_participant, run)
             # The keep schedule stays the fallback: the minimal step only moves meetings of it.
-            solved = Solved(_rebuild(instance, placed, solved.schedule), instance, lambda kept=solved.schedule: kept)
+            found = _minimal_bounds(instance, solved.bounds)
+            solved = Solved(_rebuild(instance, placed, solved.schedule, found), instance, lambda kept=solved.schedule: kept, found)
         reasons = dict(dropped)
         moved_reason, cancel_reason = "moved to let new meetings in (minimal policy)", "cancelled to let new meetings in (minimal policy)"
 
@@ -374,12 +348,21 @@ def _placements(instance: Instance, schedule: Schedule) -> dict[int, int]:
     return {index[(m.buyer, m.exhibitor)]: instance.grid.slot_at(m.date, m.start) for m in schedule.meetings}
 
 
-def _rebuild(instance: Instance, placed: dict[int, int], like: Schedule) -> Schedule:
+def _minimal_bounds(instance: Instance, keep: Bounds | None) -> Bounds | None:
+    """The keep solve's bounds when they hold whatever is pinned (flow, counting); else the counting ones.
+
+    The minimal policy may move the meetings keep fixed, so a bound over keep's
+    instance (its pins) need not hold for it.
+    """
+    if keep is None or not keep.source:
+        return keep
+    robust = keep.robust()
+    return robust if robust.source else bounds.counting(instance)
+
+
+def _rebuild(instance: Instance, placed: dict[int, int], like: Schedule, found: Bounds | None) -> Schedule:
     from .solution import build_schedule
 
     schedule = build_schedule(instance, placed, like.solver)
-    schedule.stats.upper_bound_meetings = like.stats.upper_bound_meetings
-    schedule.stats.upper_bound_value = like.stats.upper_bound_value
-    if like.stats.upper_bound_value:
-        schedule.stats.gap_percent = round(100.0 * (like.stats.upper_bound_value - schedule.stats.value) / like.stats.upper_bound_value, 3)
+    bounds.fill(schedule.stats, instance.weights, found)
     return schedule

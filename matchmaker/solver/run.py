@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -12,6 +14,7 @@ from typing import Literal
 from ortools.sat.python import cp_model
 
 from ..instance.candidates import DEFAULT_CANDIDATES_PER_MEETING
+from .budget import MIN_STAGE_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +43,12 @@ class SolveOptions:
     bound: bool = True  # compute the flow upper bound (a few seconds at Anping size)
     explain: bool = True  # explain unscheduled requests, participants below minimum, idle exhibitors
     on_progress: Callable[[Progress], None] | None = None
+    # time.monotonic() reading the time limit counts from (the CLI's start, so loading counts); None = when solving starts
+    started: float | None = None
+    # Asked about every STOP_POLL_SECONDS while solving (and by Run.remaining): True ends the solve
+    # early (a user's "stop"); the running CP-SAT stage keeps its best solution and later stages
+    # get no time. Must pickle if the decomposition timetables days in processes.
+    stop: Callable[[], bool] | None = None
 
     @property
     def num_workers(self) -> int:
@@ -60,24 +69,37 @@ class Run:
 
     def __init__(self, options: SolveOptions):
         self.options = options
-        self.started = time.monotonic()
+        self.started = options.started if options.started is not None else time.monotonic()
+        # Seconds of the limit kept for what runs after the engine (checker, explanations,
+        # writing; see budget.after_engine_seconds): the engine's stages share the rest.
+        self.reserve = 0.0
+        # Seconds measured for steps that repeat (e.g. "greedy": the start greedy, which the
+        # decomposition's merge repeats), to size what later stages must keep for them.
+        self.measured: dict[str, float] = {}
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
     def remaining(self) -> float:
-        return max(0.5, self.options.time_limit - self.elapsed())
+        """Wall seconds the engine has left (0 when the limit, less the reserve, is spent, or when stopped)."""
+        if self.stopped():
+            return 0.0
+        return max(0.0, self.options.time_limit - self.reserve - self.elapsed())
+
+    def stopped(self) -> bool:
+        """True once ``options.stop`` asked to end the solve early."""
+        return self.options.stop is not None and bool(self.options.stop())
 
     def budget(self, share: float, of_remaining: float = 1.0) -> float:
-        """Time for the next stage.
+        """Time for the next stage (shares: ``budget.SHARES``).
 
         Deterministic runs get a fixed ``share`` of the limit (wall-clock readings
         would make the budget, and so the schedule, vary); others get
-        ``of_remaining`` of the wall time left.
+        ``of_remaining`` of the wall time left, at least MIN_STAGE_SECONDS.
         """
         if self.options.deterministic:
             return share * self.options.time_limit
-        return max(0.5, of_remaining * self.remaining())
+        return max(MIN_STAGE_SECONDS, of_remaining * self.remaining())
 
     def configure(self, solver: cp_model.CpSolver, budget: float, lp_heavy: bool = False) -> None:
         params = solver.parameters
@@ -101,6 +123,8 @@ class Run:
         params.log_search_progress = logger.isEnabledFor(logging.DEBUG)
         params.log_to_stdout = False
         solver.log_callback = lambda line: logger.debug("cp-sat: %s", line)
+        if self.options.stop is not None:
+            _watch_stop(self, solver)
 
     def run(self, model: cp_model.CpModel, budget: float, stage: str, lp_heavy: bool = False) -> tuple[cp_model.CpSolver, int]:
         solver = cp_model.CpSolver()
@@ -109,3 +133,33 @@ class Run:
         status = solver.solve(model, callback)
         logger.info("%s: %s in %.2fs", stage, solver.status_name(status), solver.wall_time)
         return solver, status
+
+
+STOP_POLL_SECONDS = 0.1
+
+
+def _watch_stop(run: Run, solver: cp_model.CpSolver) -> None:
+    """Make ``solver`` (configured next to solve) stop once ``run.options.stop()`` says so.
+
+    Stopped already: no time at all. Otherwise one daemon thread per Run asks
+    ``stop`` every STOP_POLL_SECONDS and stops the Run's latest solver (CP-SAT's
+    stop_search is thread-safe and keeps the best solution found); it ends with the Run.
+    """
+    if run.stopped():
+        solver.parameters.max_time_in_seconds = 0.0
+    run._stop_solver = solver  # the Run's latest solver, for its watcher
+    if getattr(run, "_stop_watcher", None) is None:
+        run._stop_watcher = threading.Thread(target=_stop_watcher, args=(weakref.ref(run), run.options.stop), daemon=True)
+        run._stop_watcher.start()
+
+
+def _stop_watcher(run_ref: weakref.ref, stop: Callable[[], bool]) -> None:
+    while True:
+        time.sleep(STOP_POLL_SECONDS)
+        run = run_ref()
+        if run is None:
+            return
+        solver = run._stop_solver
+        del run
+        if stop():
+            solver.stop_search()

@@ -6,6 +6,7 @@ import statistics
 from collections import defaultdict
 
 from ..instance.candidates import Candidate, Instance
+from ..instance.slots import idle_gaps
 from ..spec.scenario import hhmm
 from ..spec.schedule import (
     Distribution,
@@ -75,20 +76,15 @@ def _distribution(counts: list[int]) -> Distribution:
     )
 
 
-def idle_gaps(instance: Instance, slots_by_party: dict[int, list[int]]) -> int:
-    """Idle runs between a participant's meetings within a day, summed (lunch is not a gap)."""
-    position = {}
-    for day_slots in instance.grid.by_day:
-        for i, s in enumerate(day_slots):
-            position[s] = i
+def total_idle_gaps(instance: Instance, slots_by_party: dict[int, list[int]]) -> int:
+    """Idle runs between a participant's meetings within a day, summed over participants and days."""
+    position = instance.grid.positions()
     total = 0
     for slots in slots_by_party.values():
         by_day: dict[int, list[int]] = defaultdict(list)
         for s in slots:
             by_day[instance.grid.slots[s].day].append(position[s])
-        for positions in by_day.values():
-            positions.sort()
-            total += sum(1 for a, b in zip(positions, positions[1:]) if b - a > 1)
+        total += sum(idle_gaps(positions) for positions in by_day.values())
     return total
 
 
@@ -121,7 +117,7 @@ def compute_stats(instance: Instance, placed: dict[int, int]) -> Stats:
         must_requests=requests["must"],
         want_requests=requests["want"],
         min_meetings_shortfall=shortfall,
-        idle_gaps=idle_gaps(instance, slots_by_party),
+        idle_gaps=total_idle_gaps(instance, slots_by_party),
         interpreted_meetings=interpreted,
         candidates=len(instance.candidates),
         candidates_before_pruning=instance.candidates_before_pruning,

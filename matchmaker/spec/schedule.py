@@ -12,7 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import Problem, ScheduleFileError
 from .scenario import HHMM, validation_problems
 
-SCHEDULE_FORMAT = 1
+# 2: stats.score, upper_bound_* and gap_percent are filled on every path (one definition, docs/model.md
+# "Bounds"), objective_gap_percent is no longer written, solver.best_bound/gap_percent are internal.
+# Files of format 1 still load (same fields).
+SCHEDULE_FORMAT = 2
 
 
 class _Out(BaseModel):
@@ -113,18 +116,33 @@ class Stats(_Out):
     candidates: int = Field(default=0, description="Candidate pairs given to the optimizer after pruning")
     candidates_before_pruning: int = 0
     variables: int = Field(default=0, description="Meeting variables (pair x slot) in the CP-SAT model")
-    upper_bound_meetings: int | None = Field(default=None, description="No schedule has more meetings (flow bound)")
-    upper_bound_value: int | None = Field(default=None, description="No schedule has more meeting value (flow bound)")
-    gap_percent: float | None = Field(default=None, description="(upper_bound_value - value) / upper_bound_value x 100")
-    upper_bound_objective: int | None = Field(
+    score: int | None = Field(
         default=None,
-        description="No schedule has more value - min_shortfall x shortfall (the objective's value part): "
-        "selection LP over every matching pair; large fairs only",
+        description="value - min_shortfall x min_meetings_shortfall: what the schedule maximizes (besides compact agendas)",
+    )
+    upper_bound_meetings: int | None = Field(default=None, description="No schedule has more meetings; null: no bound")
+    upper_bound_value: int | None = Field(
+        default=None, description="No schedule has more meeting value (re-plans: kept meetings included); null: no bound"
+    )
+    upper_bound_objective: int | None = Field(
+        default=None, description="No schedule has a higher score (re-plans: kept meetings included); null: no bound"
+    )
+    gap_percent: float | None = Field(
+        default=None,
+        description="(upper_bound_value - value) / upper_bound_value x 100: the meeting value the schedule may still "
+        "miss; the figure every display shows; null: no bound",
     )
     objective_gap_percent: float | None = Field(
-        default=None, description="(upper_bound_objective - (value - min_shortfall x shortfall)) / upper_bound_objective x 100"
+        default=None, description="Format 1 only (no longer written): the gap of upper_bound_objective"
     )
     meetings_per_buyer: dict[str, int] = Field(default_factory=dict)
+
+
+def bound_text(stats: Stats) -> str:
+    """The schedule against its bound, in meeting value: the one wording of the CLI summary, reports and explain."""
+    if stats.gap_percent is None or stats.upper_bound_value is None:
+        return f"meeting value {stats.value:,} (no bound)"
+    return f"meeting value {stats.value:,} of at most {stats.upper_bound_value:,} (within {stats.gap_percent:.2f}%)"
 
 
 class SolverInfo(_Out):
@@ -138,8 +156,16 @@ class SolverInfo(_Out):
     workers: int
     time_limit: float
     deterministic: bool = False
-    objective: float | None = None
-    best_bound: float | None = None
+    objective: float | None = Field(
+        default=None, description="Internal: the solver's objective in its own scaled units (not comparable to stats)"
+    )
+    best_bound: float | None = Field(
+        default=None,
+        description="Internal: the solver's bound on `objective`, in its scaled units; the schedule's bound is stats.upper_bound_value",
+    )
+    gap_percent: float | None = Field(
+        default=None, description="Internal: (best_bound - objective) / best_bound x 100; the schedule's gap is stats.gap_percent"
+    )
     fallback: bool = Field(default=False, description="True when CP-SAT found nothing and the greedy schedule was kept")
     message: str = ""
 

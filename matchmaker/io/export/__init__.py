@@ -19,7 +19,7 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-from ...errors import MatchmakerError
+from ...errors import DifferentEventError, MatchmakerError
 from ...spec.scenario import Scenario
 from ...spec.schedule import Schedule
 from ..files import check_writable_folder
@@ -51,18 +51,45 @@ def _exporter(fmt: str):
     raise MatchmakerError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
 
 
+def check_same_event(schedule: Schedule, scenario: Scenario, schedule_file: str | None = None) -> None:
+    """Refuse to export a schedule of another event: its scenario name differs, or it has meetings on other days.
+
+    A schedule of an earlier version of the same event (same name, different
+    fingerprint: late changes since it was solved) passes; ``export_schedule``
+    then warns that names and places come from the scenario given.
+    """
+    if schedule.scenario.name != scenario.name:
+        raise DifferentEventError(f"the schedule is for {schedule.scenario.name!r}, not {scenario.name!r}", schedule_file)
+    outside = sorted({m.date for m in schedule.meetings} - {d.date for d in scenario.days})
+    if outside:
+        raise DifferentEventError(
+            f"the schedule has meetings on {', '.join(map(str, outside))}, which are not days of {scenario.name!r}",
+            schedule_file,
+        )
+
+
 def export_schedule(
-    schedule: Schedule, scenario: Scenario, formats: Iterable[str], outdir: str | Path, schedule_file: str | None = None
+    schedule: Schedule,
+    scenario: Scenario,
+    formats: Iterable[str],
+    outdir: str | Path,
+    schedule_file: str | None = None,
+    allow_other_event: bool = False,
 ) -> list[Path]:
     """Write the schedule in each of ``formats`` into ``outdir``; return the files written.
 
-    Raises ScheduleFileError when the schedule names a buyer, exhibitor or location
+    Raises DifferentEventError (an InputError) when the schedule was made for
+    another event (see ``check_same_event``) unless ``allow_other_event``;
+    ScheduleFileError when the schedule names a buyer, exhibitor or location
     the scenario does not have (``schedule_file`` names it in the message), and
-    OutputError when ``outdir`` cannot be written.
+    OutputError when ``outdir`` cannot be written. Nothing is written when any
+    of these is raised.
     """
     outdir = Path(outdir)
     chosen = list(dict.fromkeys(formats))
     exporters = [(fmt, _exporter(fmt)) for fmt in chosen]
+    if not allow_other_event:
+        check_same_event(schedule, scenario, schedule_file)
     if schedule.scenario.sha256 != scenario.fingerprint():
         logger.warning(
             "the schedule was made from %r (sha256 %s...), not from this version of the scenario; names and places come from the scenario given",
@@ -79,4 +106,4 @@ def export_schedule(
     return written
 
 
-__all__ = ["FORMATS", "export_schedule"]
+__all__ = ["FORMATS", "check_same_event", "export_schedule"]

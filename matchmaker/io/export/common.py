@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ...errors import Problem, ScheduleFileError
 from ...spec.scenario import Buyer, Exhibitor, Location, Scenario, hhmm, minutes
-from ...spec.schedule import Meeting, Schedule
+from ...spec.schedule import Meeting, Schedule, bound_text
 from ..files import write_atomic
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -149,12 +149,11 @@ class Context:
             ("Interpreted meetings", sum(1 for m in self.meetings if m.interpreter)),
             ("Idle gaps", stats.idle_gaps),
             ("Meetings missing below min_meetings", stats.min_meetings_shortfall),
-            ("Value of the schedule", stats.value),
+            ("Meeting value against its bound", bound_text(stats)),
+            ("At most this many meetings", "no bound" if stats.upper_bound_meetings is None else f"{stats.upper_bound_meetings:,}"),
         ]
-        if solver is not None:
+        if solver is not None:  # the solver's objective and bound are in its own units: schedule.json only
             rows += [("Solver status", solver.status), ("Solver seconds", solver.seconds)]
-            if solver.best_bound is not None:
-                rows.append(("Best bound", solver.best_bound))
             if solver.message:
                 rows.append(("Solver note", solver.message))
         return rows

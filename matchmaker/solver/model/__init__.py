@@ -66,7 +66,7 @@ def build_model(
         rule(model, instance, mv)
     assumptions = None
     if with_assumptions:
-        committed = [c.index for c in instance.candidates if c.request_level == "must" or c.pinned_slot is not None]
+        committed = [c.index for c in instance.candidates if c.committed]
         assumptions = {c: model.new_bool_var(f"commit_{c}") for c in committed}
         model.add_assumptions(list(assumptions.values()))
     add_must_requests(model, instance, mv, assumptions)

@@ -31,10 +31,7 @@ def break_lower_bound(instance: Instance, mv: MeetingVars, party: int, days: lis
     break), each further run costs one break.
     """
     committed = {mv.cand_of[v] for row in days for _, own in row for v in own}
-    k = sum(
-        1 for c in committed
-        if instance.candidates[c].request_level == "must" or instance.candidates[c].pinned_slot is not None
-    )
+    k = sum(1 for c in committed if instance.candidates[c].committed)
     if k <= 1:
         return 0
     free, extra = 0, []
@@ -151,7 +148,7 @@ def _add_windows(model: cp_model.CpModel, instance: Instance, mv: MeetingVars, p
     what proves the optimum of tightly packed events. Returns sum_a y_a (= 1 - w).
     """
     own = {mv.cand_of[v] for row in days for _, vs in row for v in vs}
-    if any(instance.candidates[c].request_level != "must" and instance.candidates[c].pinned_slot is None for c in own):
+    if any(not instance.candidates[c].committed for c in own):
         return None
     rows = [row for row in days if row]
     if len(rows) != 1 or len(own) < 2:
