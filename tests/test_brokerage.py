@@ -188,10 +188,10 @@ def test_pattern_enumeration_matches_brute_force():
 
 
 def test_pattern_cap_is_reported():
-    from matchmaker.solver.brokerage import _TooMany, enumerate_patterns
+    from matchmaker.solver.brokerage import TooManyPatterns, enumerate_patterns
 
     items = [(0, i, i) for i in range(8)]
-    with pytest.raises(_TooMany):
+    with pytest.raises(TooManyPatterns):
         list(enumerate_patterns(items, 3, 2, 5))
 
 
@@ -278,14 +278,14 @@ def _stage1_undecided(monkeypatch):
 
     import matchmaker.solver.brokerage as brokerage_module
 
-    real = brokerage_module._run
+    real = brokerage_module.run_stage
 
     def undecided(run, model, budget, stage, *args, **kwargs):
         if "stage 1" in stage:
             return cp_model.CpSolver(), cp_model.UNKNOWN
         return real(run, model, budget, stage, *args, **kwargs)
 
-    monkeypatch.setattr(brokerage_module, "_run", undecided)
+    monkeypatch.setattr(brokerage_module, "run_stage", undecided)
 
 
 def _precedence_event() -> dict:

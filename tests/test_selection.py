@@ -152,7 +152,7 @@ def test_pdlp_is_the_fallback_when_highs_fails(monkeypatch):
 
     instance = build_instance(generate_scenario("tiny", 0), candidates_per_meeting=None)
     optimum = _optimum(selection_program(instance))
-    monkeypatch.setattr(SelectionProgram, "_solve_highs", lambda self, lp, time_limit: None)
+    monkeypatch.setattr(SelectionProgram, "solve_highs", lambda self, lp, time_limit: None)
     selection = select_days(instance, time_limit=60.0)
     assert selection.bound is not None and selection.bound >= optimum - 1e-6
     assert selection.day_of and selection.objective <= selection.bound + 1e-6

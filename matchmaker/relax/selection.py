@@ -142,7 +142,7 @@ class SelectionProgram:
         if method == "auto":
             method = "pdlp" if lp.columns > PDLP_COLUMNS else "highs"
         if method == "highs":
-            x = self._solve_highs(lp, time_limit)
+            x = self.solve_highs(lp, time_limit)
             left = time_limit - (time.monotonic() - started)
             if x is not None or left < MIN_PDLP_SECONDS:
                 return x
@@ -163,7 +163,7 @@ class SelectionProgram:
         y_ub, y_eq = self.dual_vectors
         return self.lp(objective).bound(scale * y_ub, scale * y_eq)
 
-    def _solve_highs(self, lp: LinearProgram, time_limit: float) -> np.ndarray | None:
+    def solve_highs(self, lp: LinearProgram, time_limit: float) -> np.ndarray | None:
         result = _highs(lp, np.arange(lp.columns), lp.gain, time_limit)
         if result.status != 0:
             logger.info("selection LP: %s", result.message)
@@ -311,8 +311,12 @@ def _highs(lp: LinearProgram, columns: np.ndarray, gain: np.ndarray, time_limit:
     )
 
 
-def selection_program(instance: Instance) -> SelectionProgram:
-    """The selection's linear program: y[c, d] in [0, 1] is how much of pair c meets on day d."""
+def selection_program(instance: Instance, walking_cuts: bool = True) -> SelectionProgram:
+    """The selection's linear program: y[c, d] in [0, 1] is how much of pair c meets on day d.
+
+    ``walking_cuts=False`` leaves out the walking cuts (valid but not needed): the LP
+    that the priced bound (``relax/pricing.py``) bounds, which drops them.
+    """
     program = SelectionProgram(instance)
     grid = instance.grid
     by_party_day: dict[tuple[int, int], list[int]] = defaultdict(list)
@@ -359,7 +363,8 @@ def selection_program(instance: Instance) -> SelectionProgram:
             program.limit(loc_cols, instance.location_tables[location] * len(grid.by_day[d]), ("location_day", location, d))
     for (language, d), lang_cols in by_language_day.items():  # Hard: interpreter pool
         program.limit(lang_cols, sum(instance.interpreter_capacity[language][s] for s in grid.by_day[d]), ("language_day", language, d))
-    _add_walking_cuts(instance, program)
+    if walking_cuts:
+        _add_walking_cuts(instance, program)
     for party, info in enumerate(instance.parties):
         if info.min_meetings > 0:  # Soft: each meeting short of the minimum costs min_shortfall
             shortfall = program.column(upper=float(info.min_meetings), penalty=instance.weights.min_shortfall)

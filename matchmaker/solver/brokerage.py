@@ -65,7 +65,7 @@ GENERIC_SUBSOLVERS = ["core", "max_lp", "reduced_costs", "default_lp", "quick_re
 PATTERN_SUBSOLVERS = ["max_lp", "core", "quick_restart", "default_lp", "reduced_costs", "pseudo_costs", "no_lp", "lb_tree_search"]
 
 
-class _TooMany(Exception):
+class TooManyPatterns(Exception):
     pass
 
 
@@ -124,7 +124,7 @@ def enumerate_patterns(
     """Every n-subset of ``items`` (day, position, slot) holding the ``required`` slots, with at most ``most_breaks`` breaks.
 
     Yields (slots, breaks). Built run by run: a run is a block of adjacent positions of
-    one day; a run after another run of the same day is a break. Raises _TooMany past
+    one day; a run after another run of the same day is a break. Raises TooManyPatterns past
     ``cap`` patterns.
     """
     needed = {i for i, item in enumerate(items) if item[2] in required}
@@ -141,7 +141,7 @@ def enumerate_patterns(
                 return
             count += 1
             if count > cap:
-                raise _TooMany
+                raise TooManyPatterns
             yield tuple(items[i][2] for i in chosen), breaks
             return
         if first - 1 in needed and (not chosen or chosen[-1] != first - 1):
@@ -202,7 +202,7 @@ def party_patterns(instance: Instance, party: int, own: list[int], most_breaks: 
             if (same and per_day is None) or _fits(instance, own, pattern, per_day, day_of):
                 result.patterns.append(pattern)
                 result.breaks.append(breaks)
-    except _TooMany:
+    except TooManyPatterns:
         result.complete = False
     return result
 
@@ -498,7 +498,7 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
     fixed = {p: k for p, k in fewest.floor.items() if p not in fewest.patterns}
     stage1 = build_pattern_model(instance, fewest.patterns, fixed=fixed)
     budget = run.budget(share("breaks_stage1"), share("breaks_stage1"))
-    solver, status = _run(run, stage1.model, budget, "breaks stage 1", STAGE1_SUBSOLVERS, every_worker_full=True)
+    solver, status = run_stage(run, stage1.model, budget, "breaks stage 1", STAGE1_SUBSOLVERS, every_worker_full=True)
     used += share("breaks_stage1")
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         best.offer(_placed(stage1.mv, solver), best.lower)
@@ -529,7 +529,7 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
     )
     stage2.model.minimize(stage2.total)
     stage2.mv.hint_placement(stage2.model, best.schedule())
-    solver, status = _run(run, stage2.model, run.budget(max(0.1, share("breaks_total") - used), 1.0), "breaks stage 2", PATTERN_SUBSOLVERS)
+    solver, status = run_stage(run, stage2.model, run.budget(max(0.1, share("breaks_total") - used), 1.0), "breaks stage 2", PATTERN_SUBSOLVERS)
     best.absorb(stage2, solver, status, instance, run)
     return best.finish(info)
 
@@ -623,7 +623,7 @@ def _generic(instance: Instance, run, best: _Best, share: float) -> None:
     generic = build_pattern_model(instance, {}, lower=best.lower)
     generic.model.minimize(generic.total)
     generic.mv.hint_placement(generic.model, best.schedule())
-    solver, status = _run(run, generic.model, run.budget(share, 1.0), "breaks: generic model", GENERIC_SUBSOLVERS)
+    solver, status = run_stage(run, generic.model, run.budget(share, 1.0), "breaks: generic model", GENERIC_SUBSOLVERS)
     best.absorb(generic, solver, status, instance, run)
 
 
@@ -631,7 +631,7 @@ def _placed(mv: MeetingVars, solver: cp_model.CpSolver) -> dict[int, int]:
     return {mv.cand_of[v]: mv.slot_of[v] for v, var in enumerate(mv.x) if solver.boolean_value(var)}
 
 
-def _run(
+def run_stage(
     run, model: cp_model.CpModel, budget: float, stage: str, subsolvers: list[str], every_worker_full: bool = False
 ) -> tuple[cp_model.CpSolver, int]:
     """One CP-SAT call under the run's configuration, with ``subsolvers`` first (one worker: the LP-heavy one).

@@ -161,7 +161,7 @@ def solve_decomposed(
     info.proven_optimal_parts = proven
     if not preferred:  # no day timetabled anything: merging would only rebuild the start schedule
         return _polished(instance, dict(start), selection, run)
-    commitments = _place_commitments_first(
+    commitments = place_commitments_first(
         instance,
         [(c, s) for c, s in preferred if committed(c)] + [(c, s) for c, s in sorted(start.items()) if committed(c)],
     )
@@ -198,7 +198,7 @@ def _polished(instance: Instance, placed: dict[int, int], selection: Selection, 
     return close_idle_gaps(instance, placed, budget)
 
 
-def _place_commitments_first(instance: Instance, order: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def place_commitments_first(instance: Instance, order: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Every must/pinned meeting placed among the commitments alone: ``order`` first, any free slot for the rest.
 
     A must whose preferred slot clashes (its day failed, and the greedy start had it on a
