@@ -68,4 +68,6 @@ def other_event_refusal(error: DifferentEventError, schedule_file: str | Path) -
 
 def setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # -v shows seconds since start-up: where a solve's time limit went, stage by stage.
+    fmt = "%(levelname)s %(name)s: %(message)s" if verbose == 0 else "%(relativeCreated)7.0fms %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
