@@ -2,7 +2,7 @@
 
 Run from anywhere: ``python scenarios/regenerate.py``. The file is
 ``generate_scenario("anping", 2023)`` written as pretty JSON; tests check that it
-still matches the generator, so rerun this after changing matchmaker/generate.py.
+still matches the generator, so rerun this after changing matchmaker/io/generate.py.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The flow upper bound (matchmaker/bound.py) and its exact LP form (matchmaker/bottlenecks.py).
+"""The flow upper bound (matchmaker/relax/flow_bound.py) and its exact LP form (matchmaker/analysis/bottlenecks.py).
 
 Tiny fairs whose optimum is computed by hand: the bound is never below it, and
 it is exactly it where the relaxation loses nothing (one day, everyone free in

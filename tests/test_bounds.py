@@ -40,7 +40,10 @@ def assert_bounded(schedule: Schedule, weights=None) -> None:
     assert stats.upper_bound_objective is not None and part <= stats.upper_bound_objective <= stats.upper_bound_value
     assert stats.gap_percent == bounds.gap_percent(stats.upper_bound_value, stats.value)
     assert stats.gap_percent >= 0
-    assert stats.objective_gap_percent is None  # format 1 only
+    if part >= 0:
+        assert stats.objective_gap_percent == bounds.gap_percent(stats.upper_bound_objective, part) >= 0
+    else:  # a negative score has no meaningful percentage
+        assert stats.objective_gap_percent is None
 
 
 # ---------------------------------------------------------------------------

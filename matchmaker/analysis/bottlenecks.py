@@ -1,8 +1,8 @@
 """What limits a fair most, and what one more table, interpreter or hour would add.
 
-Everything here is measured on the flow bound of ``bound.py`` (no CP-SAT):
+Everything here is measured on the flow bound of ``relax/flow_bound.py`` (no CP-SAT):
 
-1. The bound's network (``bound.FlowNetwork``: buyer -> buyer-day -> pair ->
+1. The bound's network (``flow_bound.FlowNetwork``: buyer -> buyer-day -> pair ->
    exhibitor-day -> exhibitor, plus the interpreter and shared-table side
    constraints) is solved once as a linear program with GLOP. Its optimum is the
    value the bound's Lagrangian iterations converge to, so it is a valid upper
@@ -134,7 +134,7 @@ class Bottlenecks(BaseModel):
 
 
 class _Relaxation:
-    """``bound.FlowNetwork`` with its side constraints as one LP, solved exactly by GLOP.
+    """``flow_bound.FlowNetwork`` with its side constraints as one LP, solved exactly by GLOP.
 
     Variables are the arc flows, constraints flow conservation at every node but
     the source and sink (their bypass arc makes them free) and the side
@@ -205,13 +205,13 @@ class _Relaxation:
 
 
 class _Structure:
-    """Which arcs of ``bound.FlowNetwork`` are whose, derived from its arrays."""
+    """Which arcs of ``flow_bound.FlowNetwork`` are whose, derived from its arrays."""
 
     def __init__(self, net: FlowNetwork):
         parties = len(net.instance.parties)
         pair_base = net.num_nodes - 2 * len(net.instance.candidates)
         bypass = len(net.tails) - 1
-        assert net.tails[bypass] == 0 and net.heads[bypass] == 1, "bound.FlowNetwork layout changed"
+        assert net.tails[bypass] == 0 and net.heads[bypass] == 1, "flow_bound.FlowNetwork layout changed"
         person_tail = (net.tails >= 2) & (net.tails < 2 + parties)
         person_head = (net.heads >= 2) & (net.heads < 2 + parties)
         day_tail = (net.tails >= 2 + parties) & (net.tails < pair_base)
@@ -255,7 +255,7 @@ def _side_keys(instance: Instance, net: FlowNetwork) -> list[tuple[str, int, int
             keys.append(("location", location, d))
             members.append(group)
     if len(keys) != len(net.side) or any(not np.array_equal(m, s[0]) for m, s in zip(members, net.side)):
-        raise RuntimeError("bound.FlowNetwork side constraints changed; update bottlenecks._side_keys")
+        raise RuntimeError("flow_flow_bound.FlowNetwork side constraints changed; update bottlenecks._side_keys")
     return keys
 
 

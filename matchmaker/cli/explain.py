@@ -1,4 +1,4 @@
-"""Why-commands (explain, bottlenecks); attached to the main group by cli.py."""
+"""Why-commands (explain, bottlenecks); attached to the main group by cli/main.py."""
 
 from __future__ import annotations
 

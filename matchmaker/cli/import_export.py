@@ -1,4 +1,4 @@
-"""Organizer I/O commands (import, export); attached to the main group by cli.py."""
+"""Organizer I/O commands (import, export); attached to the main group by cli/main.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``matchmaker serve``: the organizer's desk (web API) over a workspace; attached to the main group by cli.py."""
+"""``matchmaker serve``: the organizer's desk (web API) over a workspace; attached to the main group by cli/main.py."""
 
 from __future__ import annotations
 

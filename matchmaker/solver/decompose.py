@@ -121,16 +121,17 @@ def solve_decomposed(
 
     def solved(day: int, weight: float) -> DayResult:
         if not run.options.deterministic and run.remaining() - reserve < MIN_DAY_SECONDS:
-            logger.info("day %s: no time left for its timetable", _label(instance, day))
-            return DayResult([], "UNKNOWN")
+            logger.info("day %s: no time left for a day model; its selected pairs slotted greedily", _label(instance, day))
+            return greedy_day(part(day))
         job = part(day)
         job.value_budget, job.compact_budget = budgets(day, weight)
         return solve_day(job)
 
     if not run.options.deterministic and run.remaining() - reserve < MIN_DAY_SECONDS * len(days):
-        # Building the day models alone would overrun the limit (large fairs at short limits).
-        logger.info("no time left for the day timetables: merging greedily")
-        results = [DayResult([], "UNKNOWN") for _ in days]
+        # Building the day models alone would overrun the limit (short limits): the
+        # selection's days still lead, each slotted by the greedy (milliseconds a day).
+        logger.info("no time left for the day models: the selected pairs slotted greedily, day by day")
+        results = [greedy_day(part(day)) for day in days]
     elif parallel > 1:  # every day at once, each with the whole time left
         jobs = [part(day) for day in days]
         for job in jobs:
@@ -257,6 +258,19 @@ def solve_day(part: DayPart) -> DayResult:
     return DayResult(_compact_day(timetable, part.day, run, compact_budget), timetable.status)
 
 
+def greedy_day(part: DayPart) -> DayResult:
+    """A day's selected pairs slotted by the greedy alone (no time for its model): the value phase's hint."""
+    sub = dataclasses.replace(part.sub, weights=part.sub.weights.model_copy(update={"idle_gap": 0}))
+    optional = {c for c in part.selected if not part.sub.candidates[c].committed}
+    placed = _greedy_timetable(part, sub, part.selected - (_misfits(part.sub, part.selected) & optional))
+    return DayResult([(part.original[c], s) for c, s in sorted(placed.items())], "UNKNOWN")
+
+
+def _greedy_timetable(part: DayPart, sub: Instance, required: set[int]) -> dict[int, int]:
+    """The ``required`` pairs first (fewest options first, from their start slots), then the spares."""
+    return greedy_schedule(_requiring(sub, required), [(i, part.start[i]) for i in sorted(required) if i in part.start]).placed
+
+
 def run_parts(parts: list[DayPart], processes: int) -> list[DayResult]:
     """Solve the parts, in ``processes`` local processes when more than one (results in order)."""
     if processes <= 1 or len(parts) <= 1:
@@ -285,9 +299,7 @@ def _timetable_day(part: DayPart, run: Run, budget: float) -> DayTimetable:
     released = _misfits(sub, selected) & optional
     # The hint: the greedy places the required pairs first (fewest options first), then the spares.
     required = selected - released
-    hint = greedy_schedule(
-        _requiring(value_only, required), [(i, part.start[i]) for i in sorted(required) if i in part.start]
-    ).placed
+    hint = _greedy_timetable(part, value_only, required)
     placed, status, left, build_seconds = None, "UNKNOWN", budget, 0.0
     if sum(len(c.slots) for c in sub.candidates) > DAY_MODEL_MAX_VARIABLES:
         # CP-SAT found no timetable for xl's days (27,000 pairs x 15 slots) in a minute each, and

@@ -28,7 +28,7 @@ from ..relax.pricing import generate_columns, pooled_instance
 from ..spec.scenario import Scenario
 from ..spec.schedule import Schedule, SolverInfo
 from . import bounds, brokerage
-from .budget import after_engine_seconds, share
+from .budget import FLOW_ROUND_PER_PAIR, after_engine_seconds, share
 from .decompose import solve_decomposed
 from .diagnose import conflicting_commitments, impossible_commitments
 from .greedy import greedy_schedule
@@ -121,7 +121,7 @@ def solve_scenario(scenario: Scenario, options: SolveOptions) -> Solved:
         # The decomposition's selection LP prices every matching pair at little
         # cost, so pruning would only lose value (about 1% at Anping size).
         instance = every_pair
-    return solve_instance(instance, options, run)
+    return solve_instance(instance, options, run, every_pair=every_pair)
 
 
 def _most_meetings(scenario: Scenario) -> int:
@@ -138,9 +138,13 @@ def _variables(instance: Instance) -> int:
 
 
 def solve_instance(
-    instance: Instance, options: SolveOptions, run: Run | None = None, preferred: list[tuple[int, int]] = ()
+    instance: Instance, options: SolveOptions, run: Run | None = None, preferred: list[tuple[int, int]] = (),
+    every_pair: Instance | None = None,
 ) -> Solved:
-    """Solve a prepared candidate instance; ``preferred`` placements (e.g. a previous schedule) guide the hint."""
+    """Solve a prepared candidate instance; ``preferred`` placements (e.g. a previous schedule) guide the hint.
+
+    ``every_pair``: the scenario's unpruned instance, when the caller built it (the flow bound's).
+    """
     run = run or Run(options)
     scenario = instance.scenario
     impossible = impossible_commitments(instance)
@@ -188,24 +192,34 @@ def solve_instance(
             found = bounds.fixed(instance)
     else:
         first = start()
-        # The flow bound is for small fairs, and models buyers and exhibitors only; the
-        # decomposition's selection LP bounds the objective and the value over every pair.
-        if options.bound and bounds.flow_applies(instance):
+
+        def flow() -> bounds.Bounds:
+            """The flow bound, for small fairs (it models buyers and exhibitors only), in its time share."""
+            if not (options.bound and bounds.flow_applies(instance)):
+                return bounds.Bounds()
+            # A wall-clock budget would make the reported bound vary between deterministic runs.
+            budget = math.inf if options.deterministic else min(share("flow_bound") * options.time_limit, run.remaining())
+            if budget < FLOW_ROUND_PER_PAIR * instance.candidates_before_pruning:
+                logger.info("flow bound: %.1fs is too little for its first round; skipped (the counting bound stands)", budget)
+                return bounds.Bounds()
             greedy_value = sum(instance.candidates[c].value for c in first)
-            found = bounds.flow(
-                instance, iterations=BOUND_ITERATIONS, value_target=greedy_value,
-                # A wall-clock budget would make the reported bound vary between deterministic runs.
-                time_budget=math.inf if options.deterministic else min(share("flow_bound") * options.time_limit, run.remaining()),
-            )
+            return bounds.flow(instance, BOUND_ITERATIONS, greedy_value, budget, every_pair)
+
         logger.info("strategy %s for %d meeting variables; greedy placed %d", strategy, variables, len(first))
         if strategy == "monolithic":
+            found = flow()
             placed = _solve_monolithic(instance, first, run, info)
         else:
+            # The selection LP bounds value and score over every pair, tighter than the flow
+            # bound (Anping: 50,818 against 51,075), which would take 1-2 s of a short limit
+            # from the day models: it runs only when the LP gave no bound (and time is left).
             from_lp: list[bounds.Bounds] = []
             placed = solve_decomposed(instance, first, run, info, from_lp)
             if options.bound:
                 for more in from_lp:
                     found = found.merge(more)
+                if found.value is None:
+                    found = flow()
         if options.bound:
             found = found.merge(bounds.counting(instance))
 

@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import Problem, ScheduleFileError
 from .scenario import HHMM, validation_problems
 
-# 2: stats.score, upper_bound_* and gap_percent are filled on every path (one definition, docs/model.md
-# "Bounds"), objective_gap_percent is no longer written, solver.best_bound/gap_percent are internal.
+# 2: stats.score, upper_bound_*, gap_percent and objective_gap_percent are filled on every path (one
+# definition, docs/model.md "Bounds"; the objective gap is now against upper_bound_objective, not
+# CP-SAT's own bound), solver.best_bound/gap_percent are internal.
 # Files of format 1 still load (same fields).
 SCHEDULE_FORMAT = 2
 
@@ -133,7 +134,9 @@ class Stats(_Out):
         "miss; the figure every display shows; null: no bound",
     )
     objective_gap_percent: float | None = Field(
-        default=None, description="Format 1 only (no longer written): the gap of upper_bound_objective"
+        default=None,
+        description="(upper_bound_objective - score) / upper_bound_objective x 100: the score's own gap, what the "
+        "solver closes (benchmarks); not shown by the summaries; null: no bound, or a negative score",
     )
     meetings_per_buyer: dict[str, int] = Field(default_factory=dict)
 
