@@ -163,12 +163,23 @@ def b2bsp_scenario(data: dict, name: str, fairness: int | None = DEFAULT_FAIRNES
     return parse_scenario(scenario, file)
 
 
-def load_b2bsp(path: str | Path, fairness: int | None = DEFAULT_FAIRNESS) -> Scenario:
-    """Read a .dzn file and convert it; the scenario is named after the file (``forum-13.original``)."""
+def load_b2bsp(path: str | Path, fairness: int | None = DEFAULT_FAIRNESS, variant: tuple[str, int] | None = None) -> Scenario:
+    """Read a .dzn file and convert it; the scenario is named after the file (``forum-13.original``).
+
+    ``variant`` = (recipe, seed): a crafted variant of it instead (``io/b2bsp_variants.py``),
+    named ``forum-13.prec15-s1``.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise InputError([Problem("", f"cannot read file: {error.strerror or error}")], str(path)) from None
     name = path.name.removesuffix(".dzn")
-    return b2bsp_scenario(parse_dzn(text, str(path)), name, fairness, str(path))
+    data = parse_dzn(text, str(path))
+    if variant is not None:
+        from .b2bsp_variants import make_variant
+
+        recipe, seed = variant
+        data = make_variant(data, recipe, seed)
+        name = f"{name.removesuffix('.original')}.{recipe}-s{seed}"
+    return b2bsp_scenario(data, name, fairness, str(path))
