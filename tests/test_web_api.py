@@ -82,7 +82,9 @@ def test_organizer_round_trip(client):
     job, progress = wait_for_job(client, started.json()["job"])
     assert job["status"] == "done", job
     assert job["kind"] == "solve" and job["progress"]["stage"] == "done"
-    assert progress and progress[0]["stage"] in ("starting", "commitments", "cp-sat", "done")
+    assert progress and progress[0]["stage"] in ("starting", "commitments", "start schedule", "flow bound", "cp-sat", "done")
+    running = [p for p in progress if p["stage"] != "done"]
+    assert all(p["gap_of"] == "schedule" for p in running if p["value"] is not None)
     final = job["progress"]
     assert final["gap_of"] == "schedule" and final["value"] > 0 and final["bound"] >= final["value"]
 

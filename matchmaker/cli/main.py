@@ -51,11 +51,13 @@ def main(verbose: int) -> None:
 
 
 def _terminal_progress(progress: Progress) -> None:
-    click.echo(
-        f"\r  {progress.stage}: {progress.seconds:6.1f}s  best {progress.objective:,.0f}  bound {progress.bound:,.0f}   ",
-        err=True,
-        nl=False,
-    )
+    if progress.objective is not None:
+        figures = f"best {progress.objective:,.0f}  bound {progress.bound:,.0f}"
+    elif progress.value is not None:
+        figures = f"meeting value {progress.value:,}" + (f" of at most {progress.value_bound:,}" if progress.value_bound else "")
+    else:
+        figures = ""
+    click.echo(f"\r  {progress.stage}: {progress.seconds:6.1f}s  {figures}   ", err=True, nl=False)
 
 
 def solve_options(command):

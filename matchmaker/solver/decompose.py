@@ -86,6 +86,7 @@ def solve_decomposed(
         logger.info("bound over all %d pairs: %.1f (LP over the candidates %.1f)", instance.candidates_before_pruning, bound, selection.bound)
     if bound is not None and found is not None:
         found.append(bounds.selection(instance, selection.program, bound))
+    run.report("selection LP", value=_value(instance, start), value_bound=found[-1].value if found else None)
     if not selection.day_of:
         info.status, info.fallback = selection.status, True
         return start
@@ -125,7 +126,9 @@ def solve_decomposed(
             return greedy_day(part(day))
         job = part(day)
         job.value_budget, job.compact_budget = budgets(day, weight)
-        return solve_day(job)
+        result = solve_day(job)
+        run.report(f"day {_label(instance, day)} timetabled")
+        return result
 
     if not run.options.deterministic and run.remaining() - reserve < MIN_DAY_SECONDS * len(days):
         # Building the day models alone would overrun the limit (short limits): the
@@ -176,6 +179,10 @@ def solve_decomposed(
     return _polished(instance, final.placed, selection, run)
 
 
+def _value(instance: Instance, placed: dict[int, int]) -> int:
+    return sum(instance.candidates[c].value for c in placed)
+
+
 def _polished(instance: Instance, placed: dict[int, int], selection: Selection, run: Run) -> dict[int, int]:
     """After the merge: insertion of the meetings left out, then the idle-gap polish, in the time left
     but what the engine's statistics need."""
@@ -193,6 +200,7 @@ def _polished(instance: Instance, placed: dict[int, int], selection: Selection, 
     if missing:  # insertion places through rules.Occupancy, precedences included
         budget = math.inf if run.options.deterministic else share("insertion") * max(0.1, run.remaining() - statistics)
         placed = insert_meetings(instance, placed, missing, budget)
+    run.report("days merged", value=_value(instance, placed))
     if instance.weights.idle_gap == 0:
         return placed
     budget = math.inf if run.options.deterministic else max(0.1, run.remaining() - statistics)

@@ -180,6 +180,7 @@ def solve_instance(
         info.greedy_meetings = len(greedy.placed)
         run.reserve = after_engine_seconds(len(instance.parties), math.ceil(GREEDY_TO_FINAL_MEETINGS * len(greedy.placed)))
         started.append(dict(greedy.placed))
+        run.report("start schedule", value=sum(instance.candidates[c].value for c in greedy.placed))
         return greedy.placed
 
     found = bounds.Bounds()  # upper bounds over every schedule of the instance (solver/bounds.py)
@@ -208,6 +209,7 @@ def solve_instance(
         logger.info("strategy %s for %d meeting variables; greedy placed %d", strategy, variables, len(first))
         if strategy == "monolithic":
             found = flow()
+            run.report("flow bound", value=sum(instance.candidates[c].value for c in first), value_bound=found.value)
             placed = _solve_monolithic(instance, first, run, info)
         else:
             # The selection LP bounds value and score over every pair, tighter than the flow

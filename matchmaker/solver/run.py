@@ -24,12 +24,16 @@ LP_HEAVY_SUBSOLVERS = ["max_lp", "reduced_costs", "core", "default_lp", "quick_r
 
 @dataclass(frozen=True)
 class Progress:
-    """A new best schedule found while solving (objective and bound of the running stage)."""
+    """How a solve is going: a CP-SAT stage's new best solution (``objective``/``bound``, in its scaled
+    units), or a stage reached (``value``: the schedule's meeting value so far; ``value_bound``: at most
+    that much meeting value is possible, as ``stats.upper_bound_value``)."""
 
     stage: str
     seconds: float
-    objective: float
-    bound: float
+    objective: float | None = None
+    bound: float | None = None
+    value: int | None = None
+    value_bound: int | None = None
 
 
 @dataclass
@@ -79,6 +83,11 @@ class Run:
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
+
+    def report(self, stage: str, value: int | None = None, value_bound: int | None = None) -> None:
+        """Tell ``options.on_progress`` (the dashboard's job, the terminal) that a stage was reached."""
+        if self.options.on_progress is not None:
+            self.options.on_progress(Progress(stage, self.elapsed(), value=value, value_bound=value_bound))
 
     def remaining(self) -> float:
         """Wall seconds the engine has left (0 when the limit, less the reserve, is spent, or when stopped)."""

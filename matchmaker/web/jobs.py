@@ -7,12 +7,15 @@ started with multiprocessing's ``spawn`` method (a fresh interpreter: no copy of
 the server's threads, sockets or SQLite connection); a thread of the server
 watches it and does every workspace write:
 
-- progress: the solver's ``on_progress`` callback reports each better solution;
-  the worker sends them up a pipe and the watcher records at most
-  PROGRESS_WRITES_PER_SECOND of them. While solving, ``gap_percent`` is CP-SAT's
-  internal gap (objective against bound, in its scaled units; ``value`` and
-  ``bound`` are left empty); once a schedule exists, value, bound and gap are the
-  schedule's own (``stats.value``, ``stats.upper_bound_value``, ``stats.gap_percent``).
+- progress: the solver's ``on_progress`` callback reports each stage reached (with
+  the meeting value so far and, once the selection LP or a bound is known, the most
+  possible: ``value``, ``bound``, ``gap_percent`` in the schedule's units) and each
+  better CP-SAT solution (its internal gap only: objective against bound, in its
+  scaled units); the worker sends them up a pipe and the watcher records at most
+  PROGRESS_WRITES_PER_SECOND of them, and at least one a second (HEARTBEAT_SECONDS:
+  the seconds move on between reports). ``seconds`` are the job's own, from its
+  start. Once a schedule exists, value, bound and gap are the schedule's
+  (``stats.value``, ``stats.upper_bound_value``, ``stats.gap_percent``).
 - the result: the checked schedule is stored as a draft schedule version (with
   its parent version and change report for a re-plan) and the job is done;
 - errors: the job fails with the library's message lines (``InfeasibleError``:
@@ -41,7 +44,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,7 @@ from .workspace import (
 logger = logging.getLogger(__name__)
 
 PROGRESS_WRITES_PER_SECOND = 2
+HEARTBEAT_SECONDS = 0.5  # at most this long between progress writes while a job runs (the page polls once a second)
 WORKER_SENDS_PER_SECOND = 10
 POLL_SECONDS = 0.2
 STOPPED_STAGE = "stopped early"
@@ -217,6 +221,7 @@ class JobRunner:
             "max_changes_per_participant": params.get("max_changes_per_participant"),
             "freeze_before": params.get("freeze_before"),
         }
+        job_started = time.monotonic()
         ws.update_progress(job_id, _stopping(Progress(stage="starting", seconds=0.0), running))
         receiver, sender = self._context.Pipe(duplex=False)
         process = self._context.Process(
@@ -227,8 +232,9 @@ class JobRunner:
         sender.close()
 
         result: tuple | None = None
-        pending: Progress | None = None
-        last_write = 0.0
+        latest = Progress(stage="starting")
+        fresh = False  # a report not written yet
+        last_write = time.monotonic()
         while True:
             message = None
             try:
@@ -238,17 +244,18 @@ class JobRunner:
                 break  # the worker is gone (exited or killed)
             if message is not None:
                 if message[0] == "progress":
-                    pending = _solver_progress(message[1])
+                    latest, fresh = _solver_progress(message[1], latest), True
                 else:
                     result = message
                     break
             now = time.monotonic()
-            if pending is not None and now - last_write >= 1.0 / PROGRESS_WRITES_PER_SECOND:
+            since = now - last_write
+            if (fresh and since >= 1.0 / PROGRESS_WRITES_PER_SECOND) or since >= HEARTBEAT_SECONDS:
                 try:
-                    ws.update_progress(job_id, _stopping(pending, running))
+                    ws.update_progress(job_id, _stopping(replace(latest, seconds=round(now - job_started, 1)), running))
                 except JobStateError:
                     pass
-                pending, last_write = None, now
+                fresh, last_write = False, now
             if message is None and not process.is_alive():
                 break
         receiver.close()
@@ -287,23 +294,32 @@ class JobRunner:
         ws.finish_job(job_id, "done", schedule_version=version)
 
 
-def _solver_progress(data: dict[str, Any]) -> Progress:
-    """Progress as the solver reported it: stage, seconds and CP-SAT's internal gap (no value/bound:
-    those are in its scaled units, not the schedule's)."""
-    gap = None
-    objective, bound = data.get("objective"), data.get("bound")
-    if isinstance(objective, int | float) and isinstance(bound, int | float) and math.isfinite(objective) and math.isfinite(bound):
-        # as solver.bounds.gap_percent (not imported: it would load OR-Tools into the web process)
-        if bound > 0:
-            gap = max(0.0, round(100.0 * (bound - objective) / bound, 3))
-        elif objective >= bound:
-            gap = 0.0
-    return Progress(stage=data.get("stage"), seconds=round(data.get("seconds", 0.0), 3), gap_percent=gap)
+def _solver_progress(data: dict[str, Any], before: Progress) -> Progress:
+    """Progress as the solver reported it. A stage report carries the meeting value so far and the
+    most possible, kept until the next one; a CP-SAT report moves the stage on, and gives its internal
+    gap (objective against bound, in its scaled units) only before any stage report gave a value."""
+    value, bound = data.get("value"), data.get("value_bound")
+    if value is None:
+        gap = before.gap_percent
+        if before.value is None and data.get("objective") is not None:
+            gap = _gap(data.get("bound"), data.get("objective"))
+        return Progress(stage=data.get("stage"), value=before.value, bound=before.bound, gap_percent=gap)
+    bound = bound if bound is not None else before.bound
+    return Progress(stage=data.get("stage"), value=value, bound=bound, gap_percent=_gap(bound, value))
+
+
+def _gap(bound: Any, achieved: Any) -> float | None:
+    """As solver.bounds.gap_percent (not imported: it would load OR-Tools into the web process)."""
+    if not (isinstance(achieved, int | float) and isinstance(bound, int | float) and math.isfinite(achieved) and math.isfinite(bound)):
+        return None
+    if bound > 0:
+        return max(0.0, round(100.0 * (bound - achieved) / bound, 3))
+    return 0.0 if achieved >= bound else None
 
 
 def _stopping(progress: Progress, running: _Running) -> Progress:
     if running.stop_requested and not (progress.stage or "").endswith(STOPPING_SUFFIX):
-        return Progress(stage=f"{progress.stage}{STOPPING_SUFFIX}", seconds=progress.seconds, gap_percent=progress.gap_percent)
+        return replace(progress, stage=f"{progress.stage}{STOPPING_SUFFIX}")
     return progress
 
 
@@ -332,12 +348,12 @@ def worker_main(conn, task: dict[str, Any], flag: StopFlag, parent_pid: int) -> 
 
     def on_progress(progress) -> None:
         now = time.monotonic()
-        if now - last[0] < 1.0 / WORKER_SENDS_PER_SECOND:
-            return
+        if progress.value is None and now - last[0] < 1.0 / WORKER_SENDS_PER_SECOND:
+            return  # CP-SAT's improvements are thinned; a stage reached always goes up
         last[0] = now
         try:
-            conn.send(("progress", {"stage": progress.stage, "seconds": progress.seconds,
-                                    "objective": progress.objective, "bound": progress.bound}))
+            conn.send(("progress", {"stage": progress.stage, "objective": progress.objective, "bound": progress.bound,
+                                    "value": progress.value, "value_bound": progress.value_bound}))
         except OSError:
             pass  # the server is gone; the parent watcher stops the solve
 
