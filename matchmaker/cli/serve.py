@@ -30,11 +30,12 @@ def register(group: click.Group) -> None:
     @click.option("--token", default=None, envvar="MATCHMAKER_TOKEN", help="Require 'Authorization: Bearer TOKEN' (or a 'token' cookie) on every request [env: MATCHMAKER_TOKEN].")
     @click.option("--max-upload-mb", type=click.IntRange(min=1), default=50, show_default=True, help="Largest request body accepted, in MiB.")
     def serve_command(workspace_dir, host, port, jobs, token, max_upload_mb):
-        """Run the organizer's desk: a web API over an event workspace.
+        """Run the organizer's desk: web pages and a JSON API over an event workspace.
 
-        Upload scenarios or spreadsheets, solve and re-plan in the background,
-        publish versions and download exports. The API and its documentation
-        are at http://HOST:PORT/api/docs. Jobs a previous server left running
+        Open http://HOST:PORT/ in a browser: upload scenarios or spreadsheets,
+        solve and re-plan in the background, publish versions, download exports
+        (docs/dashboard.md). The API and its documentation are at
+        http://HOST:PORT/api/docs. Jobs a previous server left running
         are marked interrupted when the workspace opens. Stop with Ctrl-C:
         running solves stop early and keep their best schedule.
 
@@ -61,7 +62,7 @@ def register(group: click.Group) -> None:
         if recovered:
             click.echo(f"marked {len(recovered)} job(s) interrupted (the previous server stopped): {', '.join(map(str, recovered))}", err=True)
         shown = f"[{host}]" if ":" in host else host
-        click.echo(f"workspace {workspace_dir}; API at http://{shown}:{port}/api/docs", err=True)
+        click.echo(f"workspace {workspace_dir}; the desk at http://{shown}:{port}/ (API: /api/docs)", err=True)
         if generated:
             click.echo(f"--host {host} is not loopback: every request needs 'Authorization: Bearer {token}'", err=True)
         uvicorn.run(app, host=host, port=port, log_level="info")
