@@ -114,27 +114,33 @@ class Translator:
         text = self.catalog.gettext(message)
         return text % values if values else text
 
+    @functools.lru_cache(maxsize=4096)  # noqa: B019  # translators live as long as the process anyway
     def date(self, day: date) -> str:
         """The full local date with its weekday: ``Sunday, October 22, 2023``, ``2023年10月22日星期日``."""
         return format_date(day, "full", locale=self.locale)
 
+    @functools.lru_cache(maxsize=4096)  # noqa: B019  # translators live as long as the process anyway
     def time(self, hhmm: str) -> str:
         return format_time(_clock(hhmm), "short", locale=self.locale)
 
+    @functools.lru_cache(maxsize=4096)  # noqa: B019  # translators live as long as the process anyway
     def time_range(self, start: str, end: str) -> str:
         """``9:30 – 9:50 AM``, ``09:30–09:50``, ``9:30–9:50 ص``: the locale's own interval format."""
         twelve_hour = "h" in self.locale.time_formats["short"].pattern
         return format_interval(_clock(start), _clock(end), "hm" if twelve_hour else "Hm", locale=self.locale)
 
+    @functools.lru_cache(maxsize=4096)  # noqa: B019  # translators live as long as the process anyway
     def timezone_name(self, zone: str, day: date) -> str:
         """The zone's local name on ``day`` (standard or summer time): ``China Standard Time``, ``中国标准时间``."""
         return get_timezone_name(datetime.combine(day, time(12), ZoneInfo(zone)), "long", locale=self.locale)
 
+    @functools.lru_cache(maxsize=4096)  # noqa: B019  # translators live as long as the process anyway
     def timezone(self, zone: str, day: date) -> str:
         """The zone's local name and offset on ``day``: ``China Standard Time (GMT+08:00)``."""
         offset = get_timezone_gmt(datetime.combine(day, time(12), ZoneInfo(zone)), locale=self.locale)
         return self.gettext("%(zone)s (%(offset)s)", zone=self.timezone_name(zone, day), offset=offset)
 
+    @functools.lru_cache(maxsize=4096)  # noqa: B019  # translators live as long as the process anyway
     def language_name(self, code: str) -> str:
         """A language's name in this language (``ru`` -> ``俄语``); the code itself when CLDR has none."""
         try:

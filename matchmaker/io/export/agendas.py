@@ -46,7 +46,7 @@ def _rows(context: Context, meetings: list[Meeting], t: Translator, counterpart_
 def render_agenda(context: Context, side: str, participant: Buyer | Exhibitor, meetings: list[Meeting], t: Translator) -> str:
     """One participant's agenda page as HTML, in ``t``'s language."""
     zone = context.scenario.timezone
-    first_day = context.days()[0]
+    first_day = context.scenario.days[0].date
     facts: list[tuple[str, str]] = []
     if isinstance(participant, Buyer):
         facts.append((t.gettext("Country"), participant.country))

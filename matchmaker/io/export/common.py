@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import statistics
@@ -84,11 +85,11 @@ class Context:
         return translator(self.languages.forced or participant_language(self.exhibitors[exhibitor_id].languages))
 
     def location_translator(self, location_id: str) -> Translator:
-        """A booth's calendar is read by its exhibitor; a shared place's by the organizer's staff."""
+        """A booth's calendar is read by its exhibitor; a shared place's (the lounge) by the organizer's staff."""
         if self.languages.forced:
             return translator(self.languages.forced)
         present = self.exhibitors_at(location_id)
-        if len(present) == 1:
+        if location_id != self.scenario.shared_location and len(present) == 1:
             return self.exhibitor_translator(present[0].id)
         return self.organizer_translator
 
@@ -161,7 +162,14 @@ class Context:
         return ordered
 
     def exhibitors_at(self, location_id: str) -> list[Exhibitor]:
-        return [e for e in self.exhibitors.values() if self.scenario.meeting_location(e) == location_id]
+        return list(self._exhibitors_by_location.get(location_id, ()))
+
+    @functools.cached_property
+    def _exhibitors_by_location(self) -> dict[str | None, list[Exhibitor]]:
+        grouped: dict[str | None, list[Exhibitor]] = defaultdict(list)
+        for exhibitor in self.exhibitors.values():
+            grouped[self.scenario.meeting_location(exhibitor)].append(exhibitor)
+        return dict(grouped)
 
     def overview(self) -> list[tuple[str, object]]:
         """The headline figures, as (label, value) rows in the organizer's language."""

@@ -203,7 +203,7 @@ def _calendar(context: Context, title: str, vtimezone: Timezone, t: Translator) 
     calendar.add("X-WR-CALNAME", vText(" ".join(title.split())))  # X- properties are escaped only as vText
     calendar.add("X-WR-TIMEZONE", context.scenario.timezone)
     # Read by calendar programs as the calendar's description; says in the reader's language where and in which time.
-    first_day = context.days()[0]
+    first_day = context.scenario.days[0].date
     about = t.gettext("Meetings at %(fair)s; times in %(zone)s", fair=context.name, zone=t.timezone(context.scenario.timezone, first_day))
     calendar.add("X-WR-CALDESC", vText(" ".join(about.split())))
     calendar.add_component(vtimezone)
