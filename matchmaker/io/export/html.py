@@ -1,5 +1,8 @@
 """report.html: one self-contained, printable report (no network: inline CSS, JS and SVG only).
 
+In the organizer's language (``Languages.organizer``): the template's words through ``_()``,
+the search count's wording from data attributes (the script fills in the numbers).
+
 Rendered from ``matchmaker/templates/report.html`` with Jinja2 autoescaping, so
 every text from the input files is HTML-escaped. No input text is placed inside
 the script: the search reads ``data-search`` attributes. A Content-Security-Policy
