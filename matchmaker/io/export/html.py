@@ -19,6 +19,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from markupsafe import Markup
+
 from .common import Context, group_by_day, write_bytes_atomic
 from .templates import template_environment
 
@@ -108,6 +110,8 @@ def _grids(context: Context) -> list[dict]:
                 "cells": [cells.get((location_id, s), []) for s in starts],
             })
         grids.append({"anchor": f"grid-{index}", "date": day.isoformat(), "starts": starts, "rows": rows,
+                      # <bdi>: an ISO date keeps its order inside a right-to-left (Arabic) sentence
+                      "date_isolated": Markup(f"<bdi>{day.isoformat()}</bdi>"),
                       "meetings": len(by_day.get(day, []))})
     return grids
 
