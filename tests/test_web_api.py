@@ -124,11 +124,13 @@ def test_organizer_round_trip(client):
     # the published text never changes
     assert client.get(f"/api/events/{event}/schedules/{first}").content == text
 
-    exports = {fmt: client.get(f"/api/events/{event}/schedules/{second}/export/{fmt}") for fmt in ("ics", "xlsx", "csv", "html")}
+    exports = {fmt: client.get(f"/api/events/{event}/schedules/{second}/export/{fmt}") for fmt in ("ics", "agendas", "xlsx", "csv", "html")}
     assert all(r.status_code == 200 for r in exports.values()), {f: r.text[:200] for f, r in exports.items()}
     names = zipfile.ZipFile(io.BytesIO(exports["ics"].content)).namelist()
     assert "ics/buyer-L001.ics" in names and all(n.startswith("ics/") and n.endswith(".ics") for n in names)
     assert exports["ics"].headers["content-type"] == "application/zip"
+    pages = zipfile.ZipFile(io.BytesIO(exports["agendas"].content)).namelist()
+    assert "agendas/buyer-L001.html" in pages and all(n.startswith("agendas/") and n.endswith(".html") for n in pages)
     assert exports["xlsx"].content[:2] == b"PK"
     assert exports["csv"].text.splitlines()[0].count(",") >= 3
     assert "<html" in exports["html"].text.lower()

@@ -53,6 +53,7 @@ Policy = Literal["keep", "minimal", "full"]
 
 EXPORT_MEDIA = {
     "ics": ("application/zip", "calendars.zip"),
+    "agendas": ("application/zip", "agendas.zip"),
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "schedule.xlsx"),
     "csv": ("text/csv; charset=utf-8", "meetings.csv"),
     "html": ("text/html; charset=utf-8", "report.html"),
@@ -465,7 +466,7 @@ class Service:
         return text
 
     def export(self, event_id: int, version: int, fmt: str) -> Exported:
-        """One export format as bytes; ``ics``: every calendar in one zip.
+        """One export format as bytes; ``ics`` and ``agendas``: every calendar or agenda page in one zip.
 
         Calendars of a re-plan are exported after its ancestors' (parent
         versions) into the same private folder, so a moved meeting keeps its UID
@@ -493,8 +494,8 @@ class Service:
                 written = export_schedule(
                     schedule, scenario, [fmt], out, schedule_file=f"schedule version {record.version}", allow_other_event=True
                 )
-            if fmt == "ics":
-                data = _zip(out, sorted(p for p in written if p.suffix == ".ics"))
+            if fmt in ("ics", "agendas"):  # one file per participant: all of them in one zip
+                data = _zip(out, sorted(written))
             else:
                 data = written[0].read_bytes()
         return Exported(data, media_type, f"event-{event_id}-schedule-{version}-{name}")
