@@ -124,12 +124,26 @@ def reschedule_command(scenario, previous, **kwargs):
     _solve(scenario, previous, **kwargs)
 
 
-def _process_started() -> float:
-    """The ``time.monotonic()`` reading when this process started (Linux), else now.
+def run() -> None:
+    """The console command (``matchmaker``, ``python -m matchmaker``): the process is the command."""
+    main(obj=STANDALONE)
 
-    Python's start-up and imports take 0.5-2 s on a busy machine; counting them keeps the
-    whole command within --time-limit.
-    """
+
+STANDALONE = "standalone"  # click's ctx.obj of a console run (CliRunner and other embedders leave it None)
+
+
+def _solve_started() -> float:
+    """When ``--time-limit`` starts counting: the process' start in a console run (Python's start-up
+    and imports take 0.5-2 s on a busy machine, and count), else now (an embedded run, e.g. a test
+    through CliRunner, whose process may have started long before)."""
+    context = click.get_current_context(silent=True)
+    if context is not None and context.find_root().obj == STANDALONE:
+        return _process_started()
+    return time.monotonic()
+
+
+def _process_started() -> float:
+    """The ``time.monotonic()`` reading when this process started (Linux), else now."""
     now = time.monotonic()
     try:
         with open("/proc/self/stat") as stat:
@@ -142,7 +156,7 @@ def _process_started() -> float:
 
 def _solve(scenario, previous, outdir, time_limit, workers, seed, deterministic, strategy, candidates_per_meeting,
            policy, max_changes_per_participant, freeze_before, quiet, allow_other_event, force):
-    started = _process_started()  # --time-limit counts from here: start-up and loading are part of the solve
+    started = _solve_started()  # --time-limit counts from here: start-up and loading are part of the solve
     path = scenario or bundled_scenario_path()
     target = outdir / "schedule.json"
     if previous is None and (policy != "keep" or freeze_before or max_changes_per_participant is not None or allow_other_event):
