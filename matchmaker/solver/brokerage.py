@@ -312,9 +312,7 @@ def _add_scheduling_view(model: cp_model.CpModel, instance: Instance, mv: Meetin
         for c in own:
             model.add(time_of[c] >= first)
             model.add(time_of[c] <= last)
-    by_pair = {(c.buyer, c.exhibitor): c.index for c in instance.candidates}
-    for before, after in instance.precedences:
-        a, b = by_pair.get(before), by_pair.get(after)
+    for a, b in precedence_pairs(instance):  # every meeting of a repeated pair
         if a in time_of and b in time_of:
             model.add(time_of[a] < time_of[b])
 

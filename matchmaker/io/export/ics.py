@@ -42,10 +42,26 @@ CANCELLED_PREFIX = "Cancelled: "
 _COMPARED = ("SUMMARY", "LOCATION", "DESCRIPTION", "STATUS")
 
 
-def meeting_uid(scenario_name: str, buyer: str, exhibitor: str) -> str:
-    """The UID of a buyer-exhibitor meeting: the same in every schedule version of the fair."""
-    digest = hashlib.sha1(f"{scenario_name}\x1f{buyer}\x1f{exhibitor}".encode("utf-8")).hexdigest()
+def meeting_uid(scenario_name: str, buyer: str, exhibitor: str, occurrence: int = 1) -> str:
+    """The UID of a buyer-exhibitor meeting: the same in every schedule version of the fair.
+
+    A pair that meets several times (a repeat request) has one UID per meeting, by its
+    place in time among the pair's meetings; the first keeps the pair's own UID.
+    """
+    text = f"{scenario_name}\x1f{buyer}\x1f{exhibitor}" + (f"\x1f{occurrence}" if occurrence > 1 else "")
+    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()
     return f"{digest}@matchmaker"
+
+
+def _occurrences(meetings: list[Meeting]) -> dict[int, int]:
+    """id(meeting) -> its place (1, 2, ...) in time among the meetings of its pair."""
+    seen: dict[tuple[str, str], int] = {}
+    out = {}
+    for m in sorted(meetings, key=lambda m: (m.date, minutes(m.start), m.location)):
+        pair = (m.buyer, m.exhibitor)
+        seen[pair] = seen.get(pair, 0) + 1
+        out[id(m)] = seen[pair]
+    return out
 
 
 @dataclass
@@ -105,8 +121,8 @@ def _description(context: Context, meeting: Meeting) -> str:
     return "\n".join(lines)
 
 
-def _event(context: Context, meeting: Meeting, summary: str, zone: ZoneInfo) -> tuple[str, Event]:
-    uid = meeting_uid(context.name, meeting.buyer, meeting.exhibitor)
+def _event(context: Context, meeting: Meeting, summary: str, zone: ZoneInfo, occurrence: int = 1) -> tuple[str, Event]:
+    uid = meeting_uid(context.name, meeting.buyer, meeting.exhibitor, occurrence)
     event = Event()
     event.add("UID", uid)
     event.add("DTSTART", _local(meeting.date, meeting.start, zone))
@@ -126,18 +142,20 @@ def _local(day: date, hhmm_text: str, zone: ZoneInfo) -> datetime:
 
 def _plan_files(context: Context) -> list[_File]:
     zone = ZoneInfo(context.scenario.timezone)
+    nth = _occurrences(context.schedule.meetings)
     files: list[_File] = []
     for buyer_id, meetings in context.buyer_meetings().items():
         buyer = context.buyers[buyer_id]
-        events = [_event(context, m, f"B2B meeting: {context.exhibitors[m.exhibitor].name}", zone) for m in meetings]
+        events = [_event(context, m, f"B2B meeting: {context.exhibitors[m.exhibitor].name}", zone, nth[id(m)]) for m in meetings]
         files.append(_File(file_stem("buyer", buyer_id), f"{buyer.name} - {context.name}", events))
     for exhibitor_id, meetings in context.exhibitor_meetings().items():
         exhibitor = context.exhibitors[exhibitor_id]
-        events = [_event(context, m, f"B2B meeting: {context.buyers[m.buyer].name}", zone) for m in meetings]
+        events = [_event(context, m, f"B2B meeting: {context.buyers[m.buyer].name}", zone, nth[id(m)]) for m in meetings]
         files.append(_File(file_stem("exhibitor", exhibitor_id), f"{exhibitor.name} - {context.name}", events))
     for location_id, meetings in context.location_meetings().items():
         events = [
-            _event(context, m, f"{context.buyers[m.buyer].name} x {context.exhibitors[m.exhibitor].name}", zone) for m in meetings
+            _event(context, m, f"{context.buyers[m.buyer].name} x {context.exhibitors[m.exhibitor].name}", zone, nth[id(m)])
+            for m in meetings
         ]
         files.append(_File(file_stem("location", location_id), f"{context.location_label(location_id)} - {context.name}", events))
     return files
