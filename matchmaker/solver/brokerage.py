@@ -43,6 +43,7 @@ from .model import HARD_RULES
 from .model.breaks import party_break_var
 from .model.fairness import add_break_fairness
 from .model.pairs import add_must_requests, add_pinned
+from .model.precedence import precedence_pairs
 from .model.variables import MeetingVars, create_meeting_vars
 from .run import ProgressCallback
 
