@@ -37,7 +37,7 @@ from matchmaker.analysis.checker import check_schedule
 from matchmaker.analysis.diff import diff_schedules
 from matchmaker.analysis.explain import explain_schedule
 from matchmaker.errors import InputError, ScenarioError
-from matchmaker.instance.candidates import build_instance
+from matchmaker.instance.candidates import build_instance, interchangeable_copies
 from matchmaker.io.b2bsp import b2bsp_scenario, load_b2bsp, parse_dzn
 from matchmaker.io.export.ics import meeting_uid
 from matchmaker.io.importer import ImportFileError, import_scenario
@@ -107,6 +107,23 @@ def test_a_must_pair_meets_twice_in_different_slots():
     # The raw model agrees: two meetings of the pair, never three.
     solved = assert_feasible(data)
     assert sum(1 for b, e, _t in solved.meetings() if (b, e) == ("B1", "E1")) == 2
+
+
+def test_interchangeable_copies_are_ordered_and_hints_relabelled():
+    from matchmaker.solver.model.variables import in_copy_order
+
+    pinned_twice = make_scenario(slots=4, requests=[repeat(want("B1", "E1"), 3)], pinned=[pin("B1", "E1", slot_start(2))])
+    instance = build_instance(as_scenario(pinned_twice), candidates_per_meeting=None)
+    assert [(c.repeat, c.pinned_slot) for c in instance.candidates] == [(0, 2), (1, None), (2, None)]
+    runs = interchangeable_copies(instance)
+    assert runs == [[1, 2]]  # the pinned copy differs from its siblings
+    assert in_copy_order({2: 0, 0: 2}, runs) == {0: 2, 1: 0}
+    assert in_copy_order({2: 3, 1: 1, 0: 2}, runs) == {0: 2, 1: 1, 2: 3}
+    # The model orders the copies: copy 2 never meets before copy 1, nor without it.
+    solved = assert_feasible(pinned_twice)
+    mv = solved.built.vars
+    slot_of = {mv.cand_of[v]: mv.slot_of[v] for v, var in enumerate(mv.x) if solved.solver.boolean_value(var)}
+    assert slot_of[0] == 2 and slot_of[1] < slot_of[2]
 
 
 def test_a_must_pair_cannot_meet_twice_in_one_free_slot():
@@ -382,12 +399,21 @@ def repeat_fairs(draw) -> dict:
     buyers = [f"B{i}" for i in range(1, draw(st.integers(1, 3)) + 1)]
     exhibitors = [f"E{i}" for i in range(1, draw(st.integers(1, 3)) + 1)]
     slots = draw(st.integers(2, 5))
+    afternoon = draw(st.integers(0, 2))  # slots of an afternoon session (0: none)
     pairs = draw(st.lists(st.tuples(st.sampled_from(buyers), st.sampled_from(exhibitors)), min_size=1, max_size=5, unique=True))
     requests = []
     for buyer, exhibitor in pairs:
         level = draw(st.sampled_from(["want", "want", "must"]))
         meetings = draw(st.integers(1, 3))
-        requests.append({"buyer": buyer, "exhibitor": exhibitor, "level": level, "meetings": meetings})
+        request = {"buyer": buyer, "exhibitor": exhibitor, "level": level, "meetings": meetings}
+        shape = draw(st.sampled_from(["plain", "plain", "morning", "split"])) if afternoon else "plain"
+        if shape == "morning":
+            request["session"] = "morning"
+        requests.append(request)
+        if shape == "split":  # a morning and an afternoon request: meetings of their own
+            request["session"] = "morning"
+            requests.append({"buyer": buyer, "exhibitor": exhibitor, "level": draw(st.sampled_from(["want", "must"])),
+                             "meetings": draw(st.integers(1, 2)), "session": "afternoon"})
     # Must meetings that cannot fit are an infeasible fair, not a property failure: keep them few.
     musts = Counter()
     for r in requests:
@@ -398,8 +424,9 @@ def repeat_fairs(draw) -> dict:
         if musts[r["buyer"]] > slots or musts[r["exhibitor"]] > slots:
             r["level"] = "want"
     caps = {"max_meetings": draw(st.integers(1, 4))} if draw(st.booleans()) else {}
+    sessions = [session(slots)] + ([session(afternoon, first="14:00")] if afternoon else [])
     return make_scenario(
-        [{"id": b, **caps} if b == "B1" else b for b in buyers], exhibitors, slots=slots, requests=requests,
+        [{"id": b, **caps} if b == "B1" else b for b in buyers], exhibitors, sessions=sessions, requests=requests,
         lounge_tables=draw(st.integers(1, 2)),
     )
 
@@ -424,5 +451,8 @@ def test_random_fairs_with_repeat_requests_pass_the_checker(data):
         return  # two buyers' musts on one booth may not fit: the solver proves it, nothing to check
     assert schedule.stats.must_requests.met == must_total
     per_pair = Counter((m.buyer, m.exhibitor) for m in schedule.meetings)
+    asked = Counter()
     for r in scenario.requests:
-        assert per_pair[(r.buyer, r.exhibitor)] <= r.meetings
+        asked[(r.buyer, r.exhibitor)] += r.meetings  # the strategy makes at most one request per pair and session
+    for pair, n in per_pair.items():
+        assert n <= asked[pair]

@@ -41,7 +41,10 @@ def build_schedule(instance: Instance, placed: dict[int, int], solver: SolverInf
     meetings.sort(key=lambda m: (m.date, m.start, m.buyer, m.exhibitor))
 
     unscheduled = [
-        UnscheduledRequest(buyer=d.buyer, exhibitor=d.exhibitor, level=d.level, by=d.by, reason=d.reason)
+        UnscheduledRequest(
+            buyer=d.buyer, exhibitor=d.exhibitor, level=d.level, by=d.by,
+            reason=f"0 of {d.meetings} meetings are scheduled; {d.reason}" if d.meetings > 1 else d.reason,
+        )
         for d in instance.dropped_requests
     ]
     usage = _Usage(instance, placed)
