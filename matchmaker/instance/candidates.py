@@ -17,7 +17,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..spec.scenario import RequestGroup, Scenario, Weights, combine_sides, request_groups
+from ..spec.scenario import (
+    RequestGroup,
+    Scenario,
+    Weights,
+    combine_sides,
+    request_groups,
+)
 from .slots import SlotGrid, build_slot_grid
 
 logger = logging.getLogger(__name__)
@@ -366,7 +372,7 @@ def _participant_candidates(scenario, party_index, free_sets, pinned, location_i
         pair_maker.add(
             key, a, b, free_sets[a] & free_sets[b],
             needs_interpreter(person_a.languages, person_b.languages, getattr(person_a, "own_interpreter", False)),
-            lambda by: pair_value(scenario.weights, 0, common_sector, by, priority),
+            lambda by, common_sector=common_sector, priority=priority: pair_value(scenario.weights, 0, common_sector, by, priority),
             loc_index, hall,
         )
 

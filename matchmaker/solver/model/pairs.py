@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from ortools.sat.python import cp_model
 
 from ...instance.candidates import Instance
@@ -22,7 +24,7 @@ def add_pair_at_most_once(model: cp_model.CpModel, instance: Instance, mv: Meeti
         if len(own) > 1:
             model.add_at_most_one(mv.x[v] for v in own)
     for run in mv.copy_runs:
-        for first, second in zip(run, run[1:]):
+        for first, second in pairwise(run):
             earlier = [(mv.slot_of[v], mv.x[v]) for v in mv.by_candidate[first]]
             later = [(mv.slot_of[v], mv.x[v]) for v in mv.by_candidate[second]]
             model.add(sum(x for _, x in later) <= sum(x for _, x in earlier))
