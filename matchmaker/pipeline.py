@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 from .analysis.checker import check_schedule
-from .analysis.diff import ChangeReport, diff_schedules
+from .analysis.diff import ChangeReport, change_reason, diff_schedules
 from .analysis.explain import explain_schedule
 from .errors import MatchmakerError
 from .solver.budget import WRITE_SECONDS
@@ -73,7 +73,7 @@ def reschedule(
     _explain(scenario, schedule, replanned.solved, options, started)
     report = diff_schedules(previous, schedule, replanned.reasons)
     for change in report.changes:
-        if (change.buyer, change.exhibitor) not in replanned.reasons:
+        if change_reason(replanned.reasons, change) is None:
             default = {"moved": replanned.moved_reason, "cancelled": replanned.cancel_reason}
             change.reason = default.get(change.change, change.reason)
     return Replan(schedule, report)

@@ -52,6 +52,6 @@ def register(group: click.Group) -> None:
         text = json.dumps(scenario.model_dump(mode="json", by_alias=True, exclude_defaults=True), indent=1, ensure_ascii=False) + "\n"
         write_atomic(output, text, force=force)
         click.echo(
-            f"wrote {output}: {len(scenario.participants)} participants, {len(scenario.requests)} meetings, "
+            f"wrote {output}: {len(scenario.participants)} participants, {sum(r.meetings for r in scenario.requests)} meetings, "
             f"{scenario.locations[0].tables} tables, {len(scenario.pinned)} pinned, {len(scenario.precedences)} precedences"
         )

@@ -43,6 +43,7 @@ from .model import HARD_RULES
 from .model.breaks import party_break_var
 from .model.fairness import add_break_fairness
 from .model.pairs import add_must_requests, add_pinned
+from .model.precedence import precedence_pairs
 from .model.variables import MeetingVars, create_meeting_vars
 from .run import ProgressCallback
 
@@ -312,9 +313,7 @@ def _add_scheduling_view(model: cp_model.CpModel, instance: Instance, mv: Meetin
         for c in own:
             model.add(time_of[c] >= first)
             model.add(time_of[c] <= last)
-    by_pair = {(c.buyer, c.exhibitor): c.index for c in instance.candidates}
-    for before, after in instance.precedences:
-        a, b = by_pair.get(before), by_pair.get(after)
+    for a, b in precedence_pairs(instance):  # every meeting of a repeated pair
         if a in time_of and b in time_of:
             model.add(time_of[a] < time_of[b])
 

@@ -23,7 +23,9 @@ MAX_CORE_TO_SHRINK = 25  # deletion-based shrinking costs one solve per member
 
 
 def _pair(instance: Instance, c: Candidate) -> str:
-    return f"{instance.parties[c.buyer].id}-{instance.parties[c.exhibitor].id}"
+    """``B1-E1``, or ``B1-E1 (meeting 2 of 3)`` for one meeting of a repeat request."""
+    repeat = f" (meeting {c.repeat + 1} of {c.meetings})" if c.meetings > 1 else ""
+    return f"{instance.parties[c.buyer].id}-{instance.parties[c.exhibitor].id}{repeat}"
 
 
 def _commitment(instance: Instance, c: Candidate) -> str:

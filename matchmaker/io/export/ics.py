@@ -49,10 +49,26 @@ UPDATED = "X-MATCHMAKER-UPDATED"  # the schedule version whose re-plan changed t
 _COMPARED = ("SUMMARY", "LOCATION", "STATUS")
 
 
-def meeting_uid(scenario_name: str, buyer: str, exhibitor: str) -> str:
-    """The UID of a buyer-exhibitor meeting: the same in every schedule version of the fair."""
-    digest = hashlib.sha1(f"{scenario_name}\x1f{buyer}\x1f{exhibitor}".encode("utf-8")).hexdigest()
+def meeting_uid(scenario_name: str, buyer: str, exhibitor: str, occurrence: int = 1) -> str:
+    """The UID of a buyer-exhibitor meeting: the same in every schedule version of the fair.
+
+    A pair that meets several times (a repeat request) has one UID per meeting, by its
+    place in time among the pair's meetings; the first keeps the pair's own UID.
+    """
+    text = f"{scenario_name}\x1f{buyer}\x1f{exhibitor}" + (f"\x1f{occurrence}" if occurrence > 1 else "")
+    digest = hashlib.sha1(text.encode("utf-8")).hexdigest()
     return f"{digest}@matchmaker"
+
+
+def _occurrences(meetings: list[Meeting]) -> dict[int, int]:
+    """id(meeting) -> its place (1, 2, ...) in time among the meetings of its pair."""
+    seen: dict[tuple[str, str], int] = {}
+    out = {}
+    for m in sorted(meetings, key=lambda m: (m.date, minutes(m.start), m.location)):
+        pair = (m.buyer, m.exhibitor)
+        seen[pair] = seen.get(pair, 0) + 1
+        out[id(m)] = seen[pair]
+    return out
 
 
 @dataclass
@@ -122,8 +138,8 @@ def _description(context: Context, meeting: Meeting, t: Translator) -> str:
     return "\n".join(lines)
 
 
-def _event(context: Context, meeting: Meeting, summary: str, zone: ZoneInfo, t: Translator) -> tuple[str, Event]:
-    uid = meeting_uid(context.name, meeting.buyer, meeting.exhibitor)
+def _event(context: Context, meeting: Meeting, summary: str, zone: ZoneInfo, t: Translator, occurrence: int = 1) -> tuple[str, Event]:
+    uid = meeting_uid(context.name, meeting.buyer, meeting.exhibitor, occurrence)
     language = {"LANGUAGE": t.tag}
     event = Event()
     event.add("UID", uid)
@@ -144,19 +160,27 @@ def _local(day: date, hhmm_text: str, zone: ZoneInfo) -> datetime:
 
 def _plan_files(context: Context) -> list[_File]:
     zone = ZoneInfo(context.scenario.timezone)
+    nth = _occurrences(context.schedule.meetings)
     files: list[_File] = []
     for buyer_id, meetings in context.buyer_meetings().items():
         buyer, t = context.buyers[buyer_id], context.buyer_translator(buyer_id)
-        events = [_event(context, m, t.gettext("Meeting with %(name)s", name=context.exhibitors[m.exhibitor].name), zone, t) for m in meetings]
+        events = [
+            _event(context, m, t.gettext("Meeting with %(name)s", name=context.exhibitors[m.exhibitor].name), zone, t, nth[id(m)])
+            for m in meetings
+        ]
         files.append(_File(file_stem("buyer", buyer_id), f"{buyer.name} - {context.name}", t, events))
     for exhibitor_id, meetings in context.exhibitor_meetings().items():
         exhibitor, t = context.exhibitors[exhibitor_id], context.exhibitor_translator(exhibitor_id)
-        events = [_event(context, m, t.gettext("Meeting with %(name)s", name=context.buyers[m.buyer].name), zone, t) for m in meetings]
+        events = [
+            _event(context, m, t.gettext("Meeting with %(name)s", name=context.buyers[m.buyer].name), zone, t, nth[id(m)])
+            for m in meetings
+        ]
         files.append(_File(file_stem("exhibitor", exhibitor_id), f"{exhibitor.name} - {context.name}", t, events))
     for location_id, meetings in context.location_meetings().items():
         t = context.location_translator(location_id)
         events = [
-            _event(context, m, f"{context.buyers[m.buyer].name} x {context.exhibitors[m.exhibitor].name}", zone, t) for m in meetings
+            _event(context, m, f"{context.buyers[m.buyer].name} x {context.exhibitors[m.exhibitor].name}", zone, t, nth[id(m)])
+            for m in meetings
         ]
         files.append(_File(file_stem("location", location_id), f"{context.location_label(location_id, t)} - {context.name}", t, events))
     return files
