@@ -302,3 +302,29 @@ def test_during_the_fair_replan_freezes_the_past(client):
     assert all(r.level == "want" for r in scenario.requests if r.buyer == gone)  # B1's lost must became a want
     changes = client.get(f"/api/events/{event}/schedules/{job['schedule_version']}/changes").json()
     assert {(c["buyer"], c["exhibitor"]) for c in changes["changes"] if c["change"] == "cancelled"} >= {cancelled}
+
+
+def test_a_pair_that_meets_twice_is_edited_one_meeting_at_a_time(client):
+    """A must request for 2 meetings: a pin must say which meeting, and pins only that one."""
+    data = json.loads(DEMO.read_text())
+    data["requests"][0]["meetings"] = 2  # B1-E2, must
+    event = upload(client, json.dumps(data).encode())
+    started = client.post(f"/api/events/{event}/solve", json={"time_limit": 3, "seed": 1})
+    version = wait_for_job(client, started.json()["job"])["schedule_version"]
+    schedule = Schedule.model_validate_json(client.get(f"/api/events/{event}/schedules/{version}").content)
+    twice = sorted(f"{m.date} {m.start}" for m in schedule.meetings if (m.buyer, m.exhibitor) == ("B1", "E2"))
+    assert len(twice) == 2
+
+    unnamed = client.post(f"/api/events/{event}/schedules/{version}/edit", json={"kind": "pin", "buyer": "B1", "exhibitor": "E2"})
+    assert unnamed.status_code == 422 and "meet 2 times" in unnamed.text and "meeting_at" in unnamed.text
+    pinned = client.post(f"/api/events/{event}/schedules/{version}/edit",
+                         json={"kind": "pin", "buyer": "B1", "exhibitor": "E2", "meeting_at": twice[1]})
+    assert pinned.status_code == 201, pinned.text
+    new = Schedule.model_validate_json(client.get(f"/api/events/{event}/schedules/{pinned.json()['version']}").content)
+    assert sorted(f"{m.date} {m.start}" for m in new.meetings if (m.buyer, m.exhibitor) == ("B1", "E2")) == twice
+    again = client.post(f"/api/events/{event}/schedules/{pinned.json()['version']}/edit",
+                        json={"kind": "pin", "buyer": "B1", "exhibitor": "E2", "meeting_at": twice[0]})
+    assert again.status_code == 201, again.text  # the other meeting of the pair may be pinned too
+    refused = client.post(f"/api/events/{event}/schedules/{again.json()['version']}/edit",
+                          json={"kind": "pin", "buyer": "B1", "exhibitor": "E2", "meeting_at": twice[0]})
+    assert refused.status_code == 422 and "already pinned" in refused.text

@@ -84,6 +84,10 @@ class EditRequest(BaseModel):
     exhibitor: str = Field(min_length=1, max_length=100)
     date: str | None = Field(None, description="move only: the new day, 'YYYY-MM-DD'.", examples=["2023-10-22"])
     start: str | None = Field(None, description="move only: the new start, 'HH:MM' (a slot start).", examples=["15:15"])
+    meeting_at: str | None = Field(
+        None, description="pin or move of a pair that meets several times (a repeat request): which meeting, "
+        "'YYYY-MM-DD HH:MM'.", examples=["2023-10-22 09:00"],
+    )
 
 
 class MeetingPair(BaseModel):
@@ -447,7 +451,7 @@ def create_app(
         new draft and the scenario version it belongs to; its change report is at
         ``.../schedules/{version}/changes``.
         """
-        edit = HandEdit(body.kind, body.buyer, body.exhibitor, body.date, body.start)
+        edit = HandEdit(body.kind, body.buyer, body.exhibitor, body.date, body.start, body.meeting_at)
         new = service.edit_schedule(event_id, version, edit)
         return JSONResponse(
             {"version": new.version, "scenario_version": new.scenario_version},

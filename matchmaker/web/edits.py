@@ -356,6 +356,9 @@ class HandEdit:
     - ``move``: move the pair's meeting to ``date`` ('YYYY-MM-DD') ``start`` ('HH:MM'),
       at the same place. No new scenario version, unless the meeting is pinned: then
       its pin moves with it.
+
+    ``meeting_at`` ('YYYY-MM-DD HH:MM') names which meeting of a pair that meets
+    several times (a repeat request) a pin or move is for.
     """
 
     kind: str
@@ -363,6 +366,7 @@ class HandEdit:
     exhibitor: str
     date: str | None = None
     start: str | None = None
+    meeting_at: str | None = None
 
     @property
     def label(self) -> str:
@@ -392,8 +396,22 @@ def _find_person(data: dict[str, Any], person_id: str) -> dict[str, Any] | None:
     return None
 
 
-def _meeting_of(schedule: Schedule, pair: Pair) -> Meeting | None:
-    return next((m for m in schedule.meetings if (m.buyer, m.exhibitor) == pair), None)
+def _meeting_of(schedule: Schedule, pair: Pair, meeting_at: str | None, label: str) -> Meeting | None:
+    """The pair's meeting (the one at ``meeting_at`` when given); InputError when a pair meeting
+    several times does not say which."""
+    own = [m for m in schedule.meetings if (m.buyer, m.exhibitor) == pair]
+    if meeting_at is not None:
+        own = [m for m in own if f"{m.date} {m.start}" == meeting_at.strip()]
+        if not own:
+            raise _input_error(label, [f"{pair[0]} and {pair[1]} have no meeting at {meeting_at}"])
+    if len(own) > 1:
+        times = ", ".join(f"{m.date} {m.start}" for m in own)
+        raise _input_error(label, [f"{pair[0]} and {pair[1]} meet {len(own)} times ({times}): say which with meeting_at"])
+    return own[0] if own else None
+
+
+def _pinned_here(pin: dict[str, Any], meeting: Meeting) -> bool:
+    return (str(pin.get("date")), pin.get("start")) == (str(meeting.date), meeting.start)
 
 
 def _is_pair(item: dict[str, Any], pair: Pair) -> bool:
@@ -440,7 +458,8 @@ def apply_edit(data: dict[str, Any], scenario: Scenario, schedule: Schedule, edi
 
     pair: Pair = (edit.buyer, edit.exhibitor)
     data = copy.deepcopy(data)
-    meeting = _meeting_of(schedule, pair)
+    meeting = _meeting_of(schedule, pair, edit.meeting_at, label) if edit.kind in ("pin", "move") else None
+    own = [m for m in schedule.meetings if (m.buyer, m.exhibitor) == pair]  # all of the pair's (repeat requests)
     pins = [p for p in data.get("pinned") or [] if _is_pair(p, pair)]
     new_meetings = list(schedule.meetings)
     reasons: dict[Pair, str] = {}
@@ -450,8 +469,8 @@ def apply_edit(data: dict[str, Any], scenario: Scenario, schedule: Schedule, edi
         raise _input_error(label, [f"{edit.buyer} and {edit.exhibitor} have no meeting in this schedule"])
     if edit.kind == "pin":
         where = f"{meeting.date} {meeting.start}"
-        if pins:
-            raise _input_error(label, [f"the meeting is already pinned at {pins[0].get('date')} {pins[0].get('start')}"])
+        if any(_pinned_here(p, meeting) for p in pins):
+            raise _input_error(label, [f"the meeting is already pinned at {where}"])
         data.setdefault("pinned", []).append(
             {"buyer": edit.buyer, "exhibitor": edit.exhibitor, "date": str(meeting.date), "start": meeting.start}
         )
@@ -469,11 +488,11 @@ def apply_edit(data: dict[str, Any], scenario: Scenario, schedule: Schedule, edi
         )
         if pins:
             data["pinned"] = [p for p in data["pinned"] if not _is_pair(p, pair)]
-        if meeting is not None:
-            new_meetings.remove(meeting)
+        for dropped in own:
+            new_meetings.remove(dropped)
             reasons[pair] = f"{edit.buyer} and {edit.exhibitor} are now a blocked pair (organizer)"
         description = f"blocked {edit.buyer}-{edit.exhibitor}" + (
-            f", dropping their meeting at {meeting.date} {meeting.start}" if meeting is not None else ""
+            f", dropping their meeting(s) at {', '.join(f'{m.date} {m.start}' for m in own)}" if own else ""
         )
     else:  # move
         target_date = date.fromisoformat(edit.date)
@@ -484,8 +503,9 @@ def apply_edit(data: dict[str, Any], scenario: Scenario, schedule: Schedule, edi
         new_meetings[new_meetings.index(meeting)] = moved
         reasons[pair] = "moved by the organizer"
         description = f"moved {edit.buyer}-{edit.exhibitor} from {meeting.date} {meeting.start} to {edit.date} {edit.start}"
-        if pins:  # a pinned meeting keeps its pin at its new place
-            for pin in pins:
+        own_pins = [p for p in pins if _pinned_here(p, meeting)]
+        if own_pins:  # a pinned meeting keeps its pin at its new place
+            for pin in own_pins:
                 pin.update(date=edit.date, start=edit.start)
             description += " (its pin moved with it)"
         else:

@@ -998,10 +998,13 @@ def page_router(token: str | None = None) -> APIRouter:
             pair = view.pair(index)
             buyer, exhibitor = pair if pair else ("", "")
             day = start = None
+            row = view.rows[int(index)] if pair else None
+            meeting_at = f"{row.date} {row.start}" if row is not None and kind in ("pin", "move") else None  # this very meeting
         else:
             kind = str(form.get("kind") or "")
             buyer, exhibitor = str(form.get("buyer") or "").strip(), str(form.get("exhibitor") or "").strip()
             day, start = str(form.get("date") or "").strip() or None, str(form.get("start") or "").strip() or None
+            meeting_at = str(form.get("meeting_at") or "").strip() or None
         problems = []
         if kind not in EDIT_KINDS:
             problems.append(f"what: one of {', '.join(EDIT_KINDS)}")
@@ -1012,7 +1015,7 @@ def page_router(token: str | None = None) -> APIRouter:
         if problems:
             return await schedule_page(request, event_id, version, 422, edit_problems=problems)
         try:
-            new = await run_in_threadpool(service.edit_schedule, event_id, version, HandEdit(kind, buyer, exhibitor, day, start))
+            new = await run_in_threadpool(service.edit_schedule, event_id, version, HandEdit(kind, buyer, exhibitor, day, start, meeting_at))
         except InputError as error:
             return await schedule_page(request, event_id, version, 422, edit_problems=error.lines())
         except Conflict as error:
