@@ -189,7 +189,8 @@ class JobRunner:
                 running = _Running(job_id, folder, StopFlag(str(folder / "stop")))
                 running.thread = threading.Thread(target=self._watch, args=(running,), name=f"matchmaker-job-{job_id}", daemon=True)
                 self._running[job_id] = running
-            running.thread.start()
+                # Started under the lock: a shutdown that sees the job in _running can always join its thread.
+                running.thread.start()
 
     def _watch(self, running: _Running) -> None:
         try:
