@@ -34,6 +34,7 @@ next server marks the job ``interrupted`` when it opens the workspace.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import multiprocessing
@@ -223,10 +224,15 @@ class JobRunner:
             "freeze_before": params.get("freeze_before"),
         }
         job_started = time.monotonic()
+        # The task goes by file, not as the process' arguments: a fair's JSON (1 MB at Anping) through the
+        # spawn pipe blocks start() until the new interpreter has started and read it (seconds on a busy
+        # machine), with no progress written meanwhile.
+        task_file = running.folder / "task.json"
+        task_file.write_text(json.dumps(task), encoding="utf-8")
         ws.update_progress(job_id, _stopping(Progress(stage="starting", seconds=0.0), running))
         receiver, sender = self._context.Pipe(duplex=False)
         process = self._context.Process(
-            target=worker_main, args=(sender, task, running.flag, os.getpid()), name=f"matchmaker-job-{job_id}", daemon=False
+            target=worker_main, args=(sender, str(task_file), running.flag, os.getpid()), name=f"matchmaker-job-{job_id}", daemon=False
         )
         running.process = process
         process.start()
@@ -341,10 +347,11 @@ def _watch_parent(parent_pid: int, flag: StopFlag) -> None:
             return
 
 
-def worker_main(conn, task: dict[str, Any], flag: StopFlag, parent_pid: int) -> None:
+def worker_main(conn, task_file: str, flag: StopFlag, parent_pid: int) -> None:
     """Solve or re-plan ``task`` and send ("result", schedule json, changes json | None, stats) or
     ("error", lines) up ``conn``; progress goes up as ("progress", {...})."""
     threading.Thread(target=_watch_parent, args=(parent_pid, flag), daemon=True).start()
+    task: dict[str, Any] = json.loads(Path(task_file).read_text(encoding="utf-8"))
     last = [0.0]
 
     def on_progress(progress) -> None:
