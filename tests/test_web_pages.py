@@ -399,3 +399,97 @@ def test_agendas_and_explanations_page_and_filter(anping):
     explanations = client.get(f"{url}?view=explanations&category=cap_reached").text
     rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td>", explanations)
     assert rows and all(category == "cap_reached" for _, _, category in rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Language: English or Chinese pages (the desk's own gettext domain)
+# --------------------------------------------------------------------------------------------
+
+DESK_PO = ROOT / "matchmaker" / "io" / "locale" / "zh_Hans" / "LC_MESSAGES" / "desk.po"
+PLACEHOLDER = re.compile(r"%\([a-z_]+\)s|%%")
+TAG = re.compile(r"</?[a-z]+[^>]*>")
+
+
+def switch_language(client, code: str, next_path: str):
+    return client.get(f"/language/{code}", params={"next": next_path}, follow_redirects=False)
+
+
+def test_pages_switch_between_english_and_chinese(client, tmp_path):
+    scenario = tmp_path / "hostile.json"
+    scenario.write_text(json.dumps(hostile_demo()), encoding="utf-8")
+    created = post_form(client, "/", "/events", files={"scenario": ("demo.json", scenario.read_bytes(), "application/json")})
+    assert created.status_code == 303, created.text
+    add_greedy_schedule(client, 1, scenario)
+
+    switched = switch_language(client, "zh", "/events/1")
+    assert switched.status_code == 303 and switched.headers["location"] == "/events/1"
+    cookie = switched.headers["set-cookie"]
+    assert cookie.startswith("desk_lang=zh_Hans;") and "Path=/" in cookie and "samesite=strict" in cookie.lower()
+    event = client.get("/events/1").text
+    assert '<html lang="zh-Hans">' in event and "<h2>日程版本</h2>" in event and "<h2>场景版本</h2>" in event
+    assert "Schedule versions" not in event and ">EN</a>" in event and "中文" in event
+    schedule = client.get("/events/1/schedules/1?view=agendas").text
+    assert '<html lang="zh-Hans">' in schedule and "<h2>参会者日程</h2>" in schedule and "<h2>展会期间</h2>" in schedule
+    assert "日程版本 1" in schedule and "场会议" in schedule
+    for view in ("grid", "explanations"):
+        page = client.get(f"/events/1/schedules/1?view={view}")
+        assert page.status_code == 200 and '<html lang="zh-Hans">' in page.text
+        assert_escaped(page.text, f"schedule {view}, Chinese")
+    assert_escaped(schedule, "schedule agendas, Chinese")
+    published = post_form(client, "/events/1/schedules/1", "/events/1/schedules/1/publish", {"back": "schedule"})
+    assert "日程版本 1 已发布。" in client.get(published.headers["location"]).text  # a notice, in the reader's language
+    missing = client.get("/events/1/schedules/1/explain", params={"participant": "50% <b>"})  # a '%' is no format
+    assert missing.status_code == 404 and "50% &lt;b&gt;" in missing.text and "返回活动列表" in missing.text
+
+    back = switch_language(client, "en", "/events/1/schedules/1")
+    assert back.status_code == 303 and back.headers["set-cookie"].startswith("desk_lang=en;")
+    schedule = client.get("/events/1/schedules/1?view=agendas").text
+    assert '<html lang="en">' in schedule and "<h2>Agendas</h2>" in schedule and "参会者日程" not in schedule
+
+
+def test_the_language_switch_goes_back_only_to_this_desk(client):
+    for elsewhere in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", ""):
+        answer = switch_language(client, "zh", elsewhere)
+        assert answer.status_code == 303 and answer.headers["location"] == "/", elsewhere
+    unknown = client.get("/language/xx", params={"next": "/"}, follow_redirects=False)
+    assert unknown.status_code == 404 and "set-cookie" not in unknown.headers
+    assert switch_language(client, "ru", "/").status_code == 404  # participants' languages are not the desk's
+
+
+def test_the_login_page_can_be_switched_before_logging_in(tmp_path):
+    with TestClient(create_app(tmp_path / "ws", token="s3cret"), base_url=BASE) as c:
+        switched = c.get("/language/zh", params={"next": "/login"}, follow_redirects=False)
+        assert switched.status_code == 303 and switched.headers["location"] == "/login"
+        login = c.get("/login")
+        assert '<html lang="zh-Hans">' in login.text and "登录管理台" in login.text
+
+
+def _desk_msgids_in_use() -> set[str]:
+    """Every message the templates and pages.py mark for translation (Babel's extractors, as pybabel would)."""
+    from babel.messages.extract import extract_from_file
+
+    web = ROOT / "matchmaker" / "web"
+    options = {"trimmed": "true", "trim_blocks": "true", "lstrip_blocks": "true", "extensions": "jinja2.ext.i18n"}
+    found = set()
+    for template in sorted((web / "templates").glob("*.html")):
+        found |= {message for _, message, _, _ in extract_from_file("jinja2", template, options=options)}
+    found |= {message for _, message, _, _ in extract_from_file("python", web / "pages.py", keywords={"desk_message": None})}
+    return {m[0] if isinstance(m, tuple) else m for m in found}
+
+
+def test_the_desk_catalog_is_complete_and_has_nothing_unused():
+    from babel.messages.pofile import read_po
+
+    with DESK_PO.open("rb") as source:
+        catalog = read_po(source, locale="zh_Hans", domain="desk")
+    in_catalog = {m.id[0] if isinstance(m.id, tuple) else m.id: m for m in catalog if m.id}
+    used = _desk_msgids_in_use()
+    assert len(used) > 200
+    assert sorted(used - set(in_catalog)) == [], "marked for translation, missing from desk.po"
+    assert sorted(set(in_catalog) - used) == [], "in desk.po, used by no template nor pages.py"
+    for msgid, message in in_catalog.items():
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        assert all(strings) and not message.fuzzy, f"no Chinese for {msgid!r}"
+        for text in strings:  # the same values and markup, so that rendering cannot fail or lose a link
+            assert sorted(PLACEHOLDER.findall(text)) == sorted(PLACEHOLDER.findall(msgid)), msgid
+            assert sorted(TAG.findall(text)) == sorted(TAG.findall(msgid)), msgid

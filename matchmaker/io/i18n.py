@@ -11,6 +11,8 @@ Supported: English (the msgids themselves), Simplified Chinese (``zh_Hans``), Ru
 ``participant_language(languages)`` picks a participant's: the first entry of their ``languages``
 when supported, otherwise English. Catalogs are the ``.po`` files in ``locale/<lang>/LC_MESSAGES/``,
 compiled in memory on first use (no build step, no cache folder to write).
+
+The organizer's desk has its own domain (``desk.po``, Simplified Chinese only): ``desk_translations(lang)``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from babel.numbers import format_decimal
 from ..errors import MatchmakerError
 
 DOMAIN = "matchmaker"
+# The desk's pages: a domain of its own, so the participants' catalogs need not carry the organizer's words.
+DESK_DOMAIN = "desk"
+DESK_LANGUAGES = ("en", "zh_Hans")
 LOCALE_DIR = Path(__file__).with_name("locale")
 DEFAULT_LANGUAGE = "en"
 # Babel locale identifiers; English needs no catalog (its msgids are the English text).
@@ -80,12 +85,12 @@ def parse_language(code: str) -> str:
 
 
 @functools.cache
-def _catalog(language: str) -> gettext.NullTranslations:
+def _catalog(language: str, domain: str = DOMAIN) -> gettext.NullTranslations:
     if language == DEFAULT_LANGUAGE:
         return gettext.NullTranslations()
-    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{domain}.po"
     with path.open("rb") as source:
-        catalog = read_po(source, locale=language, domain=DOMAIN)
+        catalog = read_po(source, locale=language, domain=domain)
     compiled = io.BytesIO()
     write_mo(compiled, catalog, use_fuzzy=False)  # a fuzzy (unchecked) translation falls back to English
     compiled.seek(0)
@@ -164,13 +169,24 @@ def translator(language: str = DEFAULT_LANGUAGE) -> Translator:
     return Translator(identifier, Locale.parse(identifier), _catalog(identifier))
 
 
+def desk_translations(language: str) -> gettext.NullTranslations:
+    """The desk's catalog in a DESK_LANGUAGES language (``zh`` names Simplified Chinese); English: the msgids."""
+    identifier = parse_language(language)
+    if identifier not in DESK_LANGUAGES:
+        raise UnsupportedLanguageError(f"the desk is in {', '.join(DESK_LANGUAGES)}, not {language!r}")
+    return _catalog(identifier, DESK_DOMAIN)
+
+
 __all__ = [
     "CHOICES",
     "DEFAULT_LANGUAGE",
+    "DESK_DOMAIN",
+    "DESK_LANGUAGES",
     "SUPPORTED",
     "N_",
     "Translator",
     "UnsupportedLanguageError",
+    "desk_translations",
     "parse_language",
     "participant_language",
     "supported_language",

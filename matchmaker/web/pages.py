@@ -24,6 +24,11 @@ Slow analyses (a participant's full explanation, the bottlenecks with their
 what-ifs: seconds to tens of seconds on a large fair) run in one separate worker
 process on demand; their page refreshes itself until the answer is there and
 then keeps it (versions never change).
+
+Language: the pages' fixed words are in English or Simplified Chinese (the ``desk``
+gettext domain, ``io/locale/zh_Hans/LC_MESSAGES/desk.po``), chosen by the
+``desk_lang`` cookie that ``/language/{code}`` sets. Names and data stay as they
+are; error lines from the lower layers stay English.
 """
 
 from __future__ import annotations
@@ -57,6 +62,12 @@ from starlette.datastructures import FormData, Headers, UploadFile
 
 from ..errors import InputError, MatchmakerError
 from ..io.export.common import Context, build_context
+from ..io.i18n import (
+    DEFAULT_LANGUAGE,
+    DESK_LANGUAGES,
+    desk_translations,
+    supported_language,
+)
 from ..spec.scenario import Scenario, minutes, parse_scenario
 from ..spec.schedule import Schedule
 from .edits import EDIT_KINDS, HandEdit
@@ -64,6 +75,9 @@ from .service import UPLOAD_FIELDS, Service, Upload, upload_label
 from .workspace import Conflict, Job, NotFound, WorkspaceBusy
 
 LOGIN_PATH = "/login"
+LANGUAGE_PREFIX = "/language/"
+LANGUAGE_COOKIE = "desk_lang"
+LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 STATIC_PREFIX = "/static/"
 STATIC_FILES = {"desk.css": "text/css; charset=utf-8", "desk.js": "text/javascript; charset=utf-8"}
 PAGE_SECURITY_POLICY = (
@@ -84,17 +98,41 @@ ANALYSIS_REFRESH_SECONDS = 2
 JOB_DONE = ("done", "failed", "cancelled", "interrupted")
 POLICIES = ("keep", "minimal", "full")
 VIEWS = ("grid", "agendas", "explanations")
-LEVELS = {"": "any", "must": "must requests", "want": "want requests", "requested": "any request", "none": "not requested"}
-SIDES = {"all": "buyers and exhibitors", "buyers": "buyers", "exhibitors": "exhibitors"}
-ORDERS = {"id": "by id", "fewest": "fewest meetings first", "most": "most meetings first"}
+
+
+def desk_message(message: str) -> str:
+    """Mark a message of the desk's domain (desk.po; not N_, which is the participants' domain)."""
+    return message
+
+
+# Labels are msgids of the desk domain: the templates translate them where they are shown.
+LEVELS = {"": desk_message("any"), "must": desk_message("must requests"), "want": desk_message("want requests"),
+          "requested": desk_message("any request"), "none": desk_message("not requested")}
+SIDES = {"all": desk_message("buyers and exhibitors"), "buyers": desk_message("buyers"),
+         "exhibitors": desk_message("exhibitors")}
+ORDERS = {"id": desk_message("by id"), "fewest": desk_message("fewest meetings first"),
+          "most": desk_message("most meetings first")}
 NOTICES = {
-    "created": "Event created from {source}.",
-    "uploaded": "Scenario version {version} added ({source}).",
-    "solving": "Solve queued as job {job}.",
-    "stopping": "Asked job {job} to stop: it keeps the best schedule found so far.",
-    "published": "Schedule version {version} is published.",
-    "edited": "Hand edit saved as schedule version {version}.",
+    "created": desk_message("Event created from %(source)s."),
+    "uploaded": desk_message("Scenario version %(version)s added (%(source)s)."),
+    "published": desk_message("Schedule version %(version)s is published."),
+    "edited": desk_message("Hand edit saved as schedule version %(version)s."),
 }
+EXPORTS = [("ics", desk_message("Calendars (.ics, zip)")), ("xlsx", desk_message("Workbook (.xlsx)")),
+           ("csv", desk_message("Meetings (.csv)")), ("html", desk_message("Report (.html)"))]
+# Words that reach the templates as data and are translated there: version statuses, sides, hand edits.
+DATA_WORDS = (
+    desk_message("draft"), desk_message("published"), desk_message("buyer"), desk_message("exhibitor"),
+    desk_message("participant"), desk_message("pin"), desk_message("unpin"), desk_message("block"), desk_message("move"),
+)
+FORM_OUT_OF_DATE = desk_message(
+    "This form is out of date or did not come from this desk: reload the page and send it again."
+)
+WRONG_TOKEN = desk_message("That is not this desk's token.")
+TOKEN_NOT_FOR_COOKIE = desk_message(
+    "This token cannot be kept in a cookie: restart the server with a token of letters, digits, '-' and '_'."
+)
+
 
 
 # --------------------------------------------------------------------------------------------
@@ -103,8 +141,8 @@ NOTICES = {
 
 
 def open_without_token(path: str) -> bool:
-    """The login form and its stylesheet/script answer without the token (they reveal nothing)."""
-    return path == LOGIN_PATH or path.startswith(STATIC_PREFIX)
+    """The login form, its stylesheet/script and the language switch answer without the token (they reveal nothing)."""
+    return path == LOGIN_PATH or path.startswith((STATIC_PREFIX, LANGUAGE_PREFIX))
 
 
 def login_redirect(scope: dict, headers: Headers) -> Response | None:
@@ -557,16 +595,10 @@ class Desk:
     def __init__(self, token: str | None):
         self.token = token
         self.secret = secrets.token_bytes(32)  # per server start: forms of an earlier run are refused
-        self.env = Environment(
-            loader=PackageLoader("matchmaker.web", "templates"),
-            autoescape=True,
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            bytecode_cache=_COMPILED,
-        )
-        self.env.globals.update(csrf_field=self.csrf_field, LEVELS=LEVELS, SIDES=SIDES, ORDERS=ORDERS, POLICIES=POLICIES)
-        self.env.filters["thousands"] = lambda n: f"{n:,}" if isinstance(n, int | float) else ("" if n is None else n)
+        # One environment per language, each with its translations installed once: a render never changes
+        # shared state, so concurrent requests in different languages cannot see each other's words.
+        self.envs = {language: self._environment(language) for language in DESK_LANGUAGES}
+        self.env = self.envs[DEFAULT_LANGUAGE]
         self.static = {name: resources.files("matchmaker.web").joinpath("static", name).read_bytes() for name in STATIC_FILES}
         self.static_etags = {name: '"' + hashlib.sha256(data).hexdigest()[:16] + '"' for name, data in self.static.items()}
         self.scenarios = _Lru(CACHED_SCENARIOS)
@@ -574,8 +606,28 @@ class Desk:
         self.stats = _Lru(256)
         self.notices = _Lru(128)
         self.analyses = Analyses()
-        for name in self.env.list_templates(filter_func=lambda n: n.endswith(".html")):
-            self.env.get_template(name)  # compiled now, not on the organizer's first page
+        for env in self.envs.values():
+            for name in env.list_templates(filter_func=lambda n: n.endswith(".html")):
+                env.get_template(name)  # compiled now, not on the organizer's first page (the second: from bytecode)
+
+    def _environment(self, language: str) -> Environment:
+        env = Environment(
+            loader=PackageLoader("matchmaker.web", "templates"),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            bytecode_cache=_COMPILED,  # the same compiled code in every language: words are looked up at render
+            extensions=["jinja2.ext.i18n"],
+        )
+        env.policies["ext.i18n.trimmed"] = True  # a {% trans %} block's line breaks are not part of its msgid
+        translations = desk_translations(language)
+        env.install_gettext_translations(translations, newstyle=True)  # newstyle: values are escaped
+        env.globals.update(csrf_field=self.csrf_field, LEVELS=LEVELS, SIDES=SIDES, ORDERS=ORDERS, POLICIES=POLICIES,
+                           lang=language, lang_tag=language.replace("_", "-"),
+                           translated=translations.gettext)  # a message as it is: no %-formatting of its text
+        env.filters["thousands"] = lambda n: f"{n:,}" if isinstance(n, int | float) else ("" if n is None else n)
+        return env
 
     # --- forms ---
 
@@ -597,15 +649,20 @@ class Desk:
 
     def render(self, request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
         logged_in = self.token is not None and LOGIN_PATH != request.url.path
-        html = self.env.get_template(template).render(request_path=request.url.path, logged_in=logged_in, **values)
+        path = request.url.path
+        # After switching language the browser comes back here: a page it can GET (a form's answer cannot).
+        language_next = path if request.method == "GET" and _local_path(path) else "/"
+        env = self.envs[request_language(request)]
+        html = env.get_template(template).render(request_path=path, logged_in=logged_in, language_next=language_next, **values)
         return HTMLResponse(html, status_code=status_code, headers=page_headers())
 
     def error(self, request: Request, status_code: int, message: str, lines: Iterable[str] = ()) -> HTMLResponse:
         return self.render(request, "error.html", status_code, message=message, lines=list(lines))
 
-    def notice(self, text: str, lines: Iterable[str] = ()) -> str:
+    def notice(self, message: str, values: dict[str, Any], lines: Iterable[str] = ()) -> str:
+        """Keep a notice for the next page: a NOTICES msgid and its values, translated when shown."""
         key = secrets.token_urlsafe(9)
-        self.notices.put(key, (text, list(lines)))
+        self.notices.put(key, (message, values, list(lines)))
         return key
 
     # --- data, cached (scenario and schedule versions never change) ---
@@ -643,6 +700,12 @@ def _stats_of(text: str) -> dict:
         except ValueError:
             pass
     return json.loads(text).get("stats", {})
+
+
+def request_language(request: Request) -> str:
+    """The desk language the ``desk_lang`` cookie names; English without one (or with anything else)."""
+    language = supported_language(request.cookies.get(LANGUAGE_COOKIE))
+    return language if language in DESK_LANGUAGES else DEFAULT_LANGUAGE
 
 
 def page_headers() -> dict[str, str]:
@@ -706,7 +769,7 @@ def page_router(token: str | None = None) -> APIRouter:
             try:
                 return await handler(*args, **kwargs)
             except CsrfRefused:
-                return desk.error(request, 403, "This form is out of date or did not come from this desk: reload the page and send it again.")
+                return desk.error(request, 403, FORM_OUT_OF_DATE)
             except NotFound as error:
                 return desk.error(request, 404, str(error))
             except WorkspaceBusy as error:
@@ -742,12 +805,23 @@ def page_router(token: str | None = None) -> APIRouter:
         given = str(form.get("token") or "")
         target = _next(str(form.get("next") or ""))
         if not hmac.compare_digest(given.encode("utf-8"), desk.token.encode("utf-8")):
-            return desk.render(request, "login.html", 401, next=target, problem="That is not this desk's token.")
+            return desk.render(request, "login.html", 401, next=target, problem=WRONG_TOKEN)
         if not COOKIE_SAFE_TOKEN.fullmatch(desk.token):
             return desk.render(request, "login.html", 400, next=target,
-                               problem="This token cannot be kept in a cookie: restart the server with a token of letters, digits, '-' and '_'.")
+                               problem=TOKEN_NOT_FOR_COOKIE)
         response = _see(target)
         response.set_cookie("token", desk.token, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/")
+        return response
+
+    @router.get(LANGUAGE_PREFIX + "{code}")
+    def language(code: str, request: Request) -> Response:
+        """Switch the pages' language (a cookie) and go back to ``next``, a path of this desk only."""
+        chosen = supported_language(code)
+        if chosen not in DESK_LANGUAGES:
+            return desk.error(request, 404, f"the desk has no language {code[:MAX_QUERY_CHARS]!r}: choose en or zh")
+        response = _see(_next(request.query_params.get("next")))
+        response.set_cookie(LANGUAGE_COOKIE, chosen, max_age=LANGUAGE_COOKIE_SECONDS, path="/", samesite="strict",
+                            httponly=True, secure=request.url.scheme == "https")
         return response
 
     @router.post("/logout")
@@ -791,7 +865,7 @@ def page_router(token: str | None = None) -> APIRouter:
         except InputError as error:
             values = await run_in_threadpool(index_values, service)
             return desk.render(request, "index.html", 422, problems=error.lines(), **values)
-        key = desk.notice(NOTICES["created"].format(source=_source_label(uploads)), warnings)
+        key = desk.notice(NOTICES["created"], {"source": _source_label(uploads)}, warnings)
         return _see(f"/events/{event_id}?notice={key}")
 
     def event_values(service: Service, event_id: int, request: Request) -> dict:
@@ -846,7 +920,7 @@ def page_router(token: str | None = None) -> APIRouter:
             version, warnings = await run_in_threadpool(service.add_scenario_version, event_id, uploads)
         except InputError as error:
             return await event_page(request, event_id, 422, problems=error.lines())
-        key = desk.notice(NOTICES["uploaded"].format(version=version, source=_source_label(uploads)), warnings)
+        key = desk.notice(NOTICES["uploaded"], {"version": version, "source": _source_label(uploads)}, warnings)
         return _see(f"/events/{event_id}?notice={key}")
 
     def solve_args(form: FormData) -> dict:
@@ -930,7 +1004,7 @@ def page_router(token: str | None = None) -> APIRouter:
             await run_in_threadpool(service.publish, event_id, version)
         except Conflict as error:
             return await event_page(request, event_id, 409, solve_problems=[str(error)])
-        key = desk.notice(NOTICES["published"].format(version=version))
+        key = desk.notice(NOTICES["published"], {"version": version})
         if form.get("back") == "schedule":
             return _see(f"/events/{event_id}/schedules/{version}?notice={key}")
         if form.get("back") == "replan":
@@ -954,7 +1028,7 @@ def page_router(token: str | None = None) -> APIRouter:
         return {
             "event": event, "record": record, "view": view, "f": f, "body": body, "stats": view.schedule.stats,
             "overview": view.context.overview(), "notice": desk.notices.peek(request.query_params.get("notice", "")),
-            "exports": [("ics", "Calendars (.ics, zip)"), ("xlsx", "Workbook (.xlsx)"), ("csv", "Meetings (.csv)"), ("html", "Report (.html)")],
+            "exports": EXPORTS,
             "edit_problems": [], "fair_problems": [], "fair_now": view.fair_now(), "edit_kinds": EDIT_KINDS,
         }
 
@@ -1020,7 +1094,7 @@ def page_router(token: str | None = None) -> APIRouter:
             return await schedule_page(request, event_id, version, 422, edit_problems=error.lines())
         except Conflict as error:
             return await schedule_page(request, event_id, version, 409, edit_problems=[str(error)])
-        key = desk.notice(NOTICES["edited"].format(version=new.version))
+        key = desk.notice(NOTICES["edited"], {"version": new.version})
         return _see(f"/events/{event_id}/schedules/{new.version}?notice={key}")
 
     @router.post("/events/{event_id}/schedules/{version}/during-fair")
