@@ -44,7 +44,7 @@ from .model.breaks import party_break_var
 from .model.fairness import add_break_fairness
 from .model.pairs import add_must_requests, add_pinned
 from .model.variables import MeetingVars, create_meeting_vars
-from .run import ProgressCallback
+from .run import ProgressCallback, lead_subsolvers
 
 logger = logging.getLogger(__name__)
 
@@ -642,13 +642,7 @@ def run_stage(
     """
     solver = cp_model.CpSolver()
     run.configure(solver, budget)
-    workers = solver.parameters.num_workers
-    if workers >= 2:
-        solver.parameters.subsolvers.extend(subsolvers[:workers])
-        if every_worker_full:
-            solver.parameters.num_full_subsolvers = min(workers, len(subsolvers))
-    elif subsolvers:
-        solver.parameters.linearization_level = 2
+    lead_subsolvers(solver.parameters, subsolvers, run.options.member, every_worker_full)
     options = run.options
     callback = ProgressCallback(stage, run.started, options.on_progress) if options.on_progress else None
     status = solver.solve(model, callback)

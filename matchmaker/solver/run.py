@@ -49,6 +49,14 @@ class SolveOptions:
     # early (a user's "stop"); the running CP-SAT stage keeps its best solution and later stages
     # get no time. Must pickle if the decomposition timetables days in processes.
     stop: Callable[[], bool] | None = None
+    # Address of a Dask scheduler (e.g. "tcp://10.0.0.5:8786"): day parts and portfolio members run
+    # on its workers (executor.py, docs/cluster.md); None = this machine.
+    cluster: str | None = None
+    # With a cluster: members racing on the one-model solves (brokerage, small fairs); None = one per task slot.
+    portfolio: int | None = None
+    # Set on a portfolio member (its index; the race also gives it seed + index): which subsolvers lead
+    # (lead_subsolvers rotates them by it). None = a lone solve.
+    member: int | None = None
 
     @property
     def num_workers(self) -> int:
@@ -76,6 +84,8 @@ class Run:
         # Seconds measured for steps that repeat (e.g. "greedy": the start greedy, which the
         # decomposition's merge repeats), to size what later stages must keep for them.
         self.measured: dict[str, float] = {}
+        self.tasks = None  # where its tasks run (executor.tasks_for), made on first use
+
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -108,10 +118,7 @@ class Run:
             # Assignment-like models: the strong LP (cuts) proves the bound and
             # reduced-cost guided search finds the optimum; the default pair of
             # workers on 2 cores stalls with an LP bound several percent too high.
-            if params.num_workers >= 2:
-                params.subsolvers.extend(LP_HEAVY_SUBSOLVERS[: params.num_workers])
-            else:
-                params.linearization_level = 2
+            lead_subsolvers(params, LP_HEAVY_SUBSOLVERS, self.options.member)
         params.random_seed = self.options.seed
         if self.options.deterministic:
             # Interleaved search is reproducible for a given worker count; the budget
@@ -133,6 +140,30 @@ class Run:
         status = solver.solve(model, callback)
         logger.info("%s: %s in %.2fs", stage, solver.status_name(status), solver.wall_time)
         return solver, status
+
+
+def lead_subsolvers(params, subsolvers: list[str], member: int | None, every_worker_full: bool = False) -> None:
+    """Put ``subsolvers`` first among the workers (one worker: the LP-heavy one, ``linearization_level`` 2).
+
+    Portfolio members rotate the list by their index, so that members of one core each run
+    what the workers of a single solve would run side by side (member 0 the first, member 1
+    the second, ...). ``every_worker_full``: each worker a full search (CP-SAT's default on
+    2 workers gives the second thread to neighbourhood search, which minimizing needs).
+    """
+    if not subsolvers:
+        return
+    workers = params.num_workers
+    if member is not None:
+        shift = member % len(subsolvers)
+        subsolvers = subsolvers[shift:] + subsolvers[:shift]
+    if workers >= 2:
+        params.subsolvers.extend(subsolvers[:workers])
+        if every_worker_full:
+            params.num_full_subsolvers = min(workers, len(subsolvers))
+    elif member is not None:  # a one-core member runs its own lead subsolver (CP-SAT 9.15 honours it on one worker)
+        params.subsolvers.append(subsolvers[0])
+    else:
+        params.linearization_level = 2
 
 
 STOP_POLL_SECONDS = 0.1
