@@ -332,6 +332,7 @@ class ClusterTasks:
                         lost.append(i)
                         continue
                     results[i] = _value(answer, names[i])
+                    logger.info("%s: answered by %s after %.1f s", names[i], answer.where, time.monotonic() - started)
                     if proven is not None and proven(results[i]):
                         logger.info("%s proved first (on %s); stopping the others", names[i], answer.where)
                         return results
@@ -351,13 +352,18 @@ class ClusterTasks:
                 _set(event)  # members still searching, or whatever no one waits for any more, stop
             for future in pending.values():
                 future.cancel()
-        for i in sorted(lost):
+            for future in futures:  # the answers are here: the cluster need not keep them
+                future.release()
+        lost.sort()
+        for position, i in enumerate(lost):
             if proven is not None and any(result is not None for result in results):
                 break  # a race needs one answer, and has it
             left = None if budgets[i] is None else budgets[i] - (time.time() - submitted)
+            if left is not None and proven is None:
+                left /= len(lost) - position  # the lost parts share what is left, in turn
             if left is not None and left <= 0:
                 continue
-            logger.warning("%s: solving it here%s", names[i], "" if left is None else f" with the {left:.1f} s left")
+            logger.warning("%s: solving it here%s", names[i], "" if left is None else f" with {left:.1f} s")
             context = TaskContext(self.local_cores, left, self.stop)
             results[i] = _value(_answer(here, payloads[i], context, "this process"), names[i])
         return results
@@ -406,7 +412,10 @@ def _answer_of(future: Any, name: str) -> _Answer | None:
     try:
         return future.result(timeout=CLUSTER_POLL_SECONDS * 4)
     except Exception as error:  # noqa: BLE001 - every way a cluster can fail to answer
-        logger.warning("%s: no answer from the cluster (%s: %s)", name, type(error).__name__, error)
+        reason = (str(error).splitlines() or [""])[0]
+        if "deserializ" in reason:  # the scheduler or a worker cannot import the task's code
+            reason += " (install this matchmaker version where the scheduler and the workers run: docs/cluster.md)"
+        logger.warning("%s: no answer from the cluster (%s: %s)", name, type(error).__name__, reason)
         return None
 
 
