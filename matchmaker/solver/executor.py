@@ -29,6 +29,7 @@ import dataclasses
 import logging
 import math
 import multiprocessing
+import os
 import re
 import socket
 import struct
@@ -522,7 +523,7 @@ def run_job(
     cluster cannot be reached or answers nothing, the job runs here.
     """
     try:
-        tasks = ClusterTasks(address, connect(address), 0, stop)
+        tasks = ClusterTasks(address, connect(address), os.cpu_count() or 1, stop)
     except ClusterError as error:
         logger.warning("%s; solving here", error)
         return fn(payload, stop, on_progress)
@@ -541,7 +542,6 @@ def run_job(
                 tasks.client.unsubscribe_topic(topic)
             except Exception:  # noqa: BLE001 - the connection is gone
                 pass
-        _forget_clock(tasks.client, topic)
         tasks.close()
     return result
 
@@ -564,28 +564,22 @@ class _Job:
 
         token = _HOSTED.set(f"dask {self.address} (whole solve on worker {worker.address})")
         try:
-            return self.fn(payload, context.stop, report, cores=context.cores, started=_first_start(self.topic))
+            return self.fn(payload, context.stop, report, cores=context.cores, started=_first_start())
         finally:
             _HOSTED.reset(token)
 
 
-def _first_start(topic: str) -> float:
-    """``time.monotonic()`` reading of the job's first start on any worker (kept in a cluster Variable)."""
-    from distributed import Variable, get_client
+def _first_start() -> float:
+    """``time.monotonic()`` reading of this job's first start on any worker.
 
-    clock = Variable(f"{topic}-started", client=get_client())
-    try:
-        first = float(clock.get(timeout=0.2))  # an earlier run of this job, whose worker was lost
-    except Exception:  # noqa: BLE001 - not set: this is the first run
+    Kept in the scheduler's metadata of the job's task, which Dask drops with the task:
+    a re-run after a lost worker reads the first run's start.
+    """
+    from distributed import get_client, get_worker
+
+    client, where = get_client(), [get_worker().get_current_task(), "matchmaker-first-start"]
+    first = client.get_metadata(where, default=None)
+    if first is None:
         first = time.time()
-        clock.set(first)
-    return time.monotonic() - max(0.0, time.time() - first)
-
-
-def _forget_clock(client: Any, topic: str) -> None:
-    from distributed import Variable
-
-    try:
-        Variable(f"{topic}-started", client=client).delete()
-    except Exception:  # noqa: BLE001 - never set, or the scheduler is gone
-        pass
+        client.set_metadata(where, first)
+    return time.monotonic() - max(0.0, time.time() - float(first))
