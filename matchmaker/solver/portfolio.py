@@ -2,10 +2,10 @@
 
 Used for the one-model solves when ``SolveOptions.cluster`` is set: the monolithic CP-SAT
 model of small fairs, and the brokerage stages of objective "breaks" (``brokerage.solve_breaks``,
-whose local search and CP-SAT stages both depend on the seed). Member k solves with seed + k
-and its lead subsolvers rotated by k (``run.lead_subsolvers``): on one core each, member 0
-runs what a lone solve's first worker runs, member 1 its second, and so on, so the members
-together search like one solve over all their cores, and each with its own seed.
+whose local search and CP-SAT stages both depend on the seed). Member k solves with seed + k;
+in feasibility stages (brokerage stage 1) its full searches are the lone solve's rotated by k
+(``run.lead_subsolvers``), so that members of one core each split what a lone solve's workers
+run side by side: one finds a schedule, the other refutes.
 
 When no member proves its answer optimal, the best answer wins and the tightest bound of
 all members is kept (each member's bound holds for the instance); a best answer that meets
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
-from ..errors import MatchmakerError
+from ..errors import InfeasibleError, MatchmakerError
 from ..instance.candidates import Instance
 from ..spec.schedule import SolverInfo
 from . import brokerage
@@ -170,7 +170,13 @@ def breaks_member(member: Member, context: TaskContext) -> Answer:
         made.append(len(greedy.placed))
         return greedy.placed
 
-    answer = breaks(instance, run, start)
+    try:
+        answer = breaks(instance, run, start)
+    except InfeasibleError:
+        raise  # a proof: the commitments conflict
+    except MatchmakerError as error:  # e.g. no start schedule in this member's time: no answer, not the race's end
+        logger.info("%s: %s", f"breaks member {options.member or 0}", error)
+        return Answer(None, "UNKNOWN")
     answer.greedy_meetings = made[0] if made else None
     return answer
 

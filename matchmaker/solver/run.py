@@ -55,7 +55,7 @@ class SolveOptions:
     # With a cluster: members racing on the one-model solves (brokerage, small fairs); None = one per task slot.
     portfolio: int | None = None
     # Set on a portfolio member (its index; the race also gives it seed + index): which subsolvers lead
-    # (lead_subsolvers rotates them by it). None = a lone solve.
+    # its feasibility stages (lead_subsolvers rotates them by it). None = a lone solve.
     member: int | None = None
 
     @property
@@ -118,7 +118,7 @@ class Run:
             # Assignment-like models: the strong LP (cuts) proves the bound and
             # reduced-cost guided search finds the optimum; the default pair of
             # workers on 2 cores stalls with an LP bound several percent too high.
-            lead_subsolvers(params, LP_HEAVY_SUBSOLVERS, self.options.member)
+            lead_subsolvers(params, LP_HEAVY_SUBSOLVERS)
         params.random_seed = self.options.seed
         if self.options.deterministic:
             # Interleaved search is reproducible for a given worker count; the budget
@@ -142,26 +142,30 @@ class Run:
         return solver, status
 
 
-def lead_subsolvers(params, subsolvers: list[str], member: int | None, every_worker_full: bool = False) -> None:
+def lead_subsolvers(params, subsolvers: list[str], member: int | None = None, every_worker_full: bool = False) -> None:
     """Put ``subsolvers`` first among the workers (one worker: the LP-heavy one, ``linearization_level`` 2).
 
-    Portfolio members rotate the list by their index, so that members of one core each run
-    what the workers of a single solve would run side by side (member 0 the first, member 1
-    the second, ...). ``every_worker_full``: each worker a full search (CP-SAT's default on
-    2 workers gives the second thread to neighbourhood search, which minimizing needs).
+    ``every_worker_full``: each worker a full search (feasibility stages; CP-SAT's default on 2
+    workers gives the second thread to neighbourhood search, which minimizing needs). There,
+    portfolio members rotate the list by their index, so that members of one core each run what
+    the workers of a lone solve run side by side (member 0 the first, member 1 the second): on
+    brokerage stage 1 one finds a schedule and the other refutes. Optimizing stages keep the
+    lone solve's lead in every member (measured: one core of ``core`` search alone left
+    tic-13crafc at 5 breaks for 52 s, where the LP-led worker proves 4); members differ by seed.
     """
     if not subsolvers:
         return
     workers = params.num_workers
-    if member is not None:
+    if member is not None and every_worker_full:
         shift = member % len(subsolvers)
         subsolvers = subsolvers[shift:] + subsolvers[:shift]
+        if workers == 1:  # CP-SAT 9.15 runs the one named subsolver on one worker
+            params.subsolvers.append(subsolvers[0])
+            return
     if workers >= 2:
         params.subsolvers.extend(subsolvers[:workers])
         if every_worker_full:
             params.num_full_subsolvers = min(workers, len(subsolvers))
-    elif member is not None:  # a one-core member runs its own lead subsolver (CP-SAT 9.15 honours it on one worker)
-        params.subsolvers.append(subsolvers[0])
     else:
         params.linearization_level = 2
 
