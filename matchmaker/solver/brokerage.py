@@ -642,7 +642,9 @@ def run_stage(
     """
     solver = cp_model.CpSolver()
     run.configure(solver, budget)
-    lead_subsolvers(solver.parameters, subsolvers, run.options.member, every_worker_full)
+    # One worker (a one-core portfolio member, --workers 1) runs the stage's lead by name: `core` proves
+    # forum-13.fixed020's 20 where the LP-led worker left the greedy's 82 breaks in 30 s.
+    lead_subsolvers(solver.parameters, subsolvers, run.options.member, every_worker_full, one_worker_leads=True)
     options = run.options
     callback = ProgressCallback(stage, run.started, options.on_progress) if options.on_progress else None
     status = solver.solve(model, callback)

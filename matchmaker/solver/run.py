@@ -142,8 +142,11 @@ class Run:
         return solver, status
 
 
-def lead_subsolvers(params, subsolvers: list[str], member: int | None = None, every_worker_full: bool = False) -> None:
-    """Put ``subsolvers`` first among the workers (one worker: the LP-heavy one, ``linearization_level`` 2).
+def lead_subsolvers(
+    params, subsolvers: list[str], member: int | None = None, every_worker_full: bool = False, one_worker_leads: bool = False
+) -> None:
+    """Put ``subsolvers`` first among the workers (one worker: the LP-heavy one, ``linearization_level`` 2,
+    or with ``one_worker_leads`` the first of them, by name, in an optimizing stage).
 
     ``every_worker_full``: each worker a full search (feasibility stages; CP-SAT's default on 2
     workers gives the second thread to neighbourhood search, which minimizing needs). There,
@@ -166,6 +169,8 @@ def lead_subsolvers(params, subsolvers: list[str], member: int | None = None, ev
         params.subsolvers.extend(subsolvers[:workers])
         if every_worker_full:
             params.num_full_subsolvers = min(workers, len(subsolvers))
+    elif one_worker_leads and not every_worker_full:
+        params.subsolvers.append(subsolvers[0])
     else:
         params.linearization_level = 2
 
