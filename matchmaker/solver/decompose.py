@@ -34,7 +34,13 @@ from .budget import (
     share,
     statistics_seconds,
 )
-from .executor import LocalTasks, TaskContext, either_stop, tasks_for
+from .executor import (
+    LocalTasks,
+    TaskContext,
+    either_stop,
+    local_processes_allowed,
+    tasks_for,
+)
 from .greedy import greedy_schedule
 from .model import build_model
 from .polish import close_idle_gaps, insert_meetings
@@ -111,7 +117,8 @@ def solve_decomposed(
         waves = math.ceil(len(days) / tasks.capacity.slots)  # days that wait for a free slot get their turn after
         startup = TASK_STARTUP
     else:
-        parallel = min(len(days), MAX_PROCESSES, run.options.num_workers // 2)
+        # A whole solve job on a cluster worker (a daemonic process) timetables its days in turn.
+        parallel = min(len(days), MAX_PROCESSES, run.options.num_workers // 2) if local_processes_allowed() else 1
         workers = max(1, run.options.num_workers // max(1, parallel))
         waves = 1
         startup = PROCESS_STARTUP if parallel > 1 else 0.0

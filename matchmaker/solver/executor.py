@@ -116,6 +116,11 @@ def either_stop(first: Callable[[], bool] | None, second: Callable[[], bool] | N
 # --------------------------------------------------------------------------------------------
 
 
+def local_processes_allowed() -> bool:
+    """Whether this process may start processes: a daemonic one (a Dask worker running a whole solve job) may not."""
+    return not multiprocessing.current_process().daemon
+
+
 class LocalTasks:
     """Tasks in this process, or in spawned local processes when ``map`` is given more than one."""
 
@@ -129,8 +134,7 @@ class LocalTasks:
     ) -> list[Any]:
         """``fn`` of every payload, in order; in ``processes`` local processes when more than one."""
         context = TaskContext(cores or self.cores)
-        # A daemonic process (a Dask worker running a whole solve job) may not start processes.
-        if processes <= 1 or len(payloads) <= 1 or multiprocessing.current_process().daemon:
+        if processes <= 1 or len(payloads) <= 1 or not local_processes_allowed():
             return [_value(_answer(fn, payload, context, "this process"), name) for payload, name in zip(payloads, names)]
         self.sent += len(payloads)
         results = []
