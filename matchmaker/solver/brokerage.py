@@ -45,7 +45,7 @@ from .model.fairness import add_break_fairness
 from .model.pairs import add_must_requests, add_pinned
 from .model.precedence import precedence_pairs
 from .model.variables import MeetingVars, create_meeting_vars
-from .run import ProgressCallback
+from .run import ProgressCallback, lead_subsolvers
 
 logger = logging.getLogger(__name__)
 
@@ -641,13 +641,9 @@ def run_stage(
     """
     solver = cp_model.CpSolver()
     run.configure(solver, budget)
-    workers = solver.parameters.num_workers
-    if workers >= 2:
-        solver.parameters.subsolvers.extend(subsolvers[:workers])
-        if every_worker_full:
-            solver.parameters.num_full_subsolvers = min(workers, len(subsolvers))
-    elif subsolvers:
-        solver.parameters.linearization_level = 2
+    # One worker (a one-core portfolio member, --workers 1) runs the stage's lead by name: `core` proves
+    # forum-13.fixed020's 20 where the LP-led worker left the greedy's 82 breaks in 30 s.
+    lead_subsolvers(solver.parameters, subsolvers, run.options.member, every_worker_full, one_worker_leads=True)
     options = run.options
     callback = ProgressCallback(stage, run.started, options.on_progress) if options.on_progress else None
     status = solver.solve(model, callback)

@@ -85,6 +85,16 @@ MIN_DAY_SECONDS = 1.0
 PROCESS_STARTUP = 1.5  # seconds a spawned day process takes to import the solver
 
 
+# A Dask cluster (``--cluster``; executor.py, docs/cluster.md). A task's budget counts from its
+# submission, so a task that waited in the cluster's queue or was re-run after its worker was lost
+# gets only what is left of it.
+CLUSTER_CONNECT_SECONDS = 8.0  # the scheduler must answer within this (a wrong address: exit 2 within 15 s, start-up included)
+TASK_STARTUP = 0.5  # seconds from submitting a task to its start on a warm worker (a 1.5 MB Anping day part)
+TASK_GRACE_SECONDS = 1.0  # how long after its budget the client still waits for a task's answer, then runs it here
+CLUSTER_POLL_SECONDS = 0.25  # how often the client looks at its tasks, the solve's stop and the workers
+NO_WORKERS_SECONDS = 2.0  # a cluster without a worker this long: its tasks run here
+MAX_PORTFOLIO = 8  # members of a portfolio (seeds racing on one model), at most; default: one per task slot
+
 # Writing the schedule file and the summary after the explanations (xl: 15 MB of JSON, about 0.3 s),
 # and the process' exit (freeing the instance and the solver's threads: 0.2-0.5 s).
 WRITE_SECONDS = 0.3

@@ -15,9 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import multiprocessing
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
@@ -31,9 +29,17 @@ from .bounds import Bounds
 from .budget import (
     MIN_DAY_SECONDS,
     PROCESS_STARTUP,
+    TASK_STARTUP,
     merge_seconds,
     share,
     statistics_seconds,
+)
+from .executor import (
+    LocalTasks,
+    TaskContext,
+    either_stop,
+    local_processes_allowed,
+    tasks_for,
 )
 from .greedy import greedy_schedule
 from .model import build_model
@@ -99,22 +105,39 @@ def solve_decomposed(
     total = len(selection.day_of)
 
     # One pure job per day (its sub-instance and budgets in, placements out), all
-    # days at once in local processes: days are independent once the selection is
+    # days at once as tasks (executor.py): days are independent once the selection is
     # fixed. Value first inside each job, then compaction with what is left.
-    # Processes only pay when each part still gets two CP-SAT workers: on 2 cores
-    # one process timetabling the days in turn, with both workers, did better.
-    parallel = min(len(days), MAX_PROCESSES, run.options.num_workers // 2)
-    workers = max(1, run.options.num_workers // max(1, parallel))
+    # Local processes only pay when each part still gets two CP-SAT workers: on 2 cores
+    # one process timetabling the days in turn, with both workers, did better. On a
+    # cluster every day is a task with the cores a task reserves there (deterministic
+    # runs: the solve's workers, so that the schedule is the one a local run makes).
+    tasks = tasks_for(run)
+    if tasks.remote:
+        parallel = len(days)
+        workers = run.options.num_workers if run.options.deterministic else tasks.capacity.cores
+        waves = math.ceil(len(days) / tasks.capacity.slots)  # days that wait for a free slot get their turn after
+        startup = TASK_STARTUP
+    else:
+        # A whole solve job on a cluster worker (a daemonic process) timetables its days in turn.
+        parallel = min(len(days), MAX_PROCESSES, run.options.num_workers // 2) if local_processes_allowed() else 1
+        workers = max(1, run.options.num_workers // max(1, parallel))
+        waves = 1
+        startup = PROCESS_STARTUP if parallel > 1 else 0.0
     reserve = merge_seconds(len(instance.candidates), 0, run.measured.get("greedy", 0.0))
-    # A day's clock starts when its part does (started=None), not at the whole solve's start.
-    options = dataclasses.replace(run.options, workers=workers, on_progress=None, started=None)
+    # A day's clock starts when its part does (started=None), not at the whole solve's start;
+    # its tasks never send tasks of their own (cluster=None).
+    options = dataclasses.replace(run.options, workers=workers, on_progress=None, started=None, cluster=None, portfolio=None)
+
+    def horizon() -> float:
+        """Seconds until every day's timetable must be done (the merge and polish keep the rest)."""
+        return max(0.2, run.remaining() - reserve - startup)
 
     def budgets(day: int, weight: float) -> tuple[float, float]:
         """A day's (value, compaction) budgets, computed once its part is built (building counts)."""
         if run.options.deterministic:
             fraction = meetings_on[day] / total
             return share("fixed_day_value") * fraction * run.options.time_limit, share("fixed_day_compact") * fraction * run.options.time_limit
-        whole = max(0.2, (run.remaining() - reserve - (PROCESS_STARTUP if parallel > 1 else 0.0)) * weight)
+        whole = horizon() * weight
         return share("day_value") * whole, (1 - share("day_value")) * whole
 
     def part(day: int) -> DayPart:
@@ -135,11 +158,18 @@ def solve_decomposed(
         # selection's days still lead, each slotted by the greedy (milliseconds a day).
         logger.info("no time left for the day models: the selected pairs slotted greedily, day by day")
         results = [greedy_day(part(day)) for day in days]
-    elif parallel > 1:  # every day at once, each with the whole time left
+    elif tasks.remote or parallel > 1:  # every day at once, each with the whole time left (or its wave's share)
         jobs = [part(day) for day in days]
         for job in jobs:
-            job.value_budget, job.compact_budget = budgets(job.day, 1.0)
-        results = run_parts(jobs, parallel)
+            job.value_budget, job.compact_budget = budgets(job.day, 1.0 / waves)
+        names = [f"day part {_label(instance, day)}" for day in days]
+        if tasks.remote:
+            deadline = None if run.options.deterministic else horizon()
+            answers = tasks.map(solve_day_task, jobs, names, budgets=[deadline] * len(jobs), cores=workers)
+            # A part the cluster never answered, with no time left to solve it here: that day keeps the greedy's timetable.
+            results = [answer if answer is not None else DayResult([], "UNKNOWN") for answer in answers]
+        else:
+            results = tasks.map(solve_day_task, jobs, names, processes=parallel, cores=workers)
     else:  # in turn, each day its share of what is left (an early finish passes time on)
         results = [
             solved(day, meetings_on[day] / sum(meetings_on[d] for d in days[position:]))
@@ -227,8 +257,8 @@ def place_commitments_first(instance: Instance, order: list[tuple[int, int]]) ->
 class DayPart:
     """One day's timetabling job: everything it needs, nothing shared.
 
-    ``solve_day`` is a pure function of it, so it runs in a local process here
-    and could run on another machine unchanged (e.g. ``ray.remote(solve_day)``).
+    ``solve_day`` is a pure function of it, so it runs in a local process or on a
+    cluster worker unchanged (``solve_day_task``, executor.py).
     """
 
     sub: Instance  # the day's pairs (selected + spares), that day's slots, caps left by other days
@@ -279,13 +309,28 @@ def _greedy_timetable(part: DayPart, sub: Instance, required: set[int]) -> dict[
     return greedy_schedule(_requiring(sub, required), [(i, part.start[i]) for i in sorted(required) if i in part.start]).placed
 
 
+def solve_day_task(part: DayPart, context: TaskContext) -> DayResult:
+    """``solve_day`` as a task (executor.py): with the cores it was given, within the seconds it has left
+    (a part that waited in a cluster's queue, or was re-run after its worker was lost, has less), and
+    stopping when told (a user's stop)."""
+    options = dataclasses.replace(part.options, workers=context.cores, stop=either_stop(part.options.stop, context.stop))
+    part = dataclasses.replace(part, options=options)
+    planned = part.value_budget + part.compact_budget
+    if context.seconds is not None and not options.deterministic and context.seconds < planned:
+        if context.seconds < MIN_DAY_SECONDS:
+            logger.info("day %s: no time left for its timetable", _label(part.sub, part.day))
+            return DayResult([], "UNKNOWN")
+        scale = context.seconds / planned
+        part = dataclasses.replace(part, value_budget=part.value_budget * scale, compact_budget=part.compact_budget * scale)
+    return solve_day(part)
+
+
 def run_parts(parts: list[DayPart], processes: int) -> list[DayResult]:
     """Solve the parts, in ``processes`` local processes when more than one (results in order)."""
-    if processes <= 1 or len(parts) <= 1:
-        return [solve_day(part) for part in parts]
-    # Spawned, not forked: the parent may hold solver and logging threads.
-    with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(solve_day, parts))
+    if not parts:
+        return []
+    names = [f"day part {_label(part.sub, part.day)}" for part in parts]
+    return LocalTasks(parts[0].options.num_workers).map(solve_day_task, parts, names, processes=processes)
 
 
 def _timetable_day(part: DayPart, run: Run, budget: float) -> DayTimetable:

@@ -261,16 +261,18 @@ def create_app(
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     allowed_hosts: Iterable[str] | None = LOOPBACK_HOSTS,
     solver_workers: int | None = None,
+    cluster: str | None = None,
 ) -> FastAPI:
     """The desk's app over the workspace in ``workspace_dir``, running at most ``jobs`` solves at once.
 
     ``allowed_hosts``: the Host names answered when there is no token (None: any;
     with a token, any host is answered). ``solver_workers``: CP-SAT threads per
-    job (default: the cores divided by ``jobs``).
+    job (default: the cores divided by ``jobs``). ``cluster``: a Dask scheduler's address; each
+    job then runs on its workers (docs/cluster.md).
     """
     workspace = Workspace.open(workspace_dir)
     try:
-        runner = JobRunner(workspace, max_parallel=jobs, solver_workers=solver_workers)
+        runner = JobRunner(workspace, max_parallel=jobs, solver_workers=solver_workers, cluster=cluster)
     except BaseException:
         workspace.close()
         raise

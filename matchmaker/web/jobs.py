@@ -96,7 +96,7 @@ class _Running:
 class JobRunner:
     """Runs a workspace's jobs in worker processes, at most ``max_parallel`` at once."""
 
-    def __init__(self, workspace: Workspace, max_parallel: int = 1, solver_workers: int | None = None):
+    def __init__(self, workspace: Workspace, max_parallel: int = 1, solver_workers: int | None = None, cluster: str | None = None):
         if max_parallel < 1:
             raise ValueError("at least one job must be able to run")
         if not workspace.runs_jobs:
@@ -107,6 +107,8 @@ class JobRunner:
         self.max_parallel = max_parallel
         # CP-SAT threads per job: the cores shared by the jobs that may run together.
         self.solver_workers = solver_workers or max(1, (os.cpu_count() or 1) // max_parallel)
+        # A Dask scheduler's address: each job then runs as one task on its workers (solver/executor.run_job).
+        self.cluster = cluster
         self._context = multiprocessing.get_context("spawn")
         self._queue: deque[int] = deque()
         self._running: dict[int, _Running] = {}
@@ -222,6 +224,8 @@ class JobRunner:
             "policy": params.get("policy", "keep"),
             "max_changes_per_participant": params.get("max_changes_per_participant"),
             "freeze_before": params.get("freeze_before"),
+            "job_id": job_id,
+            "cluster": self.cluster,
         }
         job_started = time.monotonic()
         # The task goes by file, not as the process' arguments: a fair's JSON (1 MB at Anping) through the
@@ -366,7 +370,12 @@ def worker_main(conn, task_file: str, flag: StopFlag, parent_pid: int) -> None:
             pass  # the server is gone; the parent watcher stops the solve
 
     try:
-        message = _solve_task(task, flag, on_progress)
+        if task.get("cluster"):  # the whole job on a cluster worker; progress and stop travel through the scheduler
+            from ..solver.executor import run_job
+
+            message = run_job(task["cluster"], _solve_task, task, f"solve job {task.get('job_id')}", flag, on_progress)
+        else:
+            message = _solve_task(task, flag, on_progress)
     except Exception as error:  # noqa: BLE001 - every failure becomes the job's error
         message = ("error", _error_lines(error))
     try:
@@ -376,7 +385,9 @@ def worker_main(conn, task_file: str, flag: StopFlag, parent_pid: int) -> None:
         pass
 
 
-def _solve_task(task: dict[str, Any], flag: StopFlag, on_progress) -> tuple:
+def _solve_task(task: dict[str, Any], flag, on_progress, cores: int | None = None, started: float | None = None) -> tuple:
+    """The job itself (here, or on a cluster worker: then ``cores`` are the ones its task reserves and
+    ``started`` is when it first started there)."""
     import hashlib
     import json
 
@@ -385,10 +396,10 @@ def _solve_task(task: dict[str, Any], flag: StopFlag, on_progress) -> tuple:
     from ..spec.scenario import parse_scenario
     from ..spec.schedule import Schedule
 
-    started = time.monotonic()
+    started = started if started is not None else time.monotonic()
     scenario = parse_scenario(json.loads(task["scenario_json"]), "scenario")
     options = SolveOptions(
-        time_limit=task["time_limit"], workers=task["workers"], seed=task["seed"], on_progress=on_progress, stop=flag,
+        time_limit=task["time_limit"], workers=cores or task["workers"], seed=task["seed"], on_progress=on_progress, stop=flag,
         started=started,  # the limit counts from the worker's start: loading is part of the job
     )
     changes = None
