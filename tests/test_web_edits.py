@@ -328,3 +328,23 @@ def test_a_pair_that_meets_twice_is_edited_one_meeting_at_a_time(client):
     refused = client.post(f"/api/events/{event}/schedules/{again.json()['version']}/edit",
                           json={"kind": "pin", "buyer": "B1", "exhibitor": "E2", "meeting_at": twice[0]})
     assert refused.status_code == 422 and "already pinned" in refused.text
+
+
+def test_fair_wide_changes_are_listed_once_each():
+    """Tables, interpreter pools added, removed or resized: one phrase each in the comparison's event list."""
+    from matchmaker.spec.scenario import parse_scenario
+    from matchmaker.web.edits import compare_scenarios
+
+    anping = json.loads((ROOT / "scenarios" / "anping-2023.json").read_text())
+    more = copy.deepcopy(anping)
+    more["locations"][0]["tables"] += 1
+    more["interpreters"][0]["count"] += 1
+    fewer = copy.deepcopy(anping)
+    fewer["interpreters"] = fewer["interpreters"][1:]
+    old, new, smaller = (parse_scenario(d, name) for d, name in ((anping, "a"), (more, "b"), (fewer, "c")))
+    lounge, language = anping["locations"][0], anping["interpreters"][0]["language"]
+    assert compare_scenarios(old, new, 1, 2).event == [
+        f"location {lounge['id']}: {lounge['tables']} → {lounge['tables'] + 1} table(s)",
+        f"{language!r} interpreters {anping['interpreters'][0]['count']} → {anping['interpreters'][0]['count'] + 1}",
+    ]
+    assert compare_scenarios(old, smaller, 1, 2).event == [f"{language!r} interpreters removed"]

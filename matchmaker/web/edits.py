@@ -285,6 +285,20 @@ def _sessions_text(day: Any) -> str:
     return ", ".join(f"{s.start}–{s.end}" for s in sorted(day.sessions, key=lambda s: s.start))
 
 
+def _keyed_phrases(old: dict, new: dict, added, removed, changed) -> list[str]:
+    """One phrase per key added, removed or changed between two keyed collections, in key order."""
+    phrases = []
+    for key in sorted(old.keys() | new.keys()):
+        a, b = old.get(key), new.get(key)
+        if a is None:
+            phrases.append(added(key, b))
+        elif b is None:
+            phrases.append(removed(key))
+        elif a != b:
+            phrases.append(changed(key, a, b))
+    return phrases
+
+
 def _event_phrases(old: Scenario, new: Scenario) -> list[str]:
     """Changes that concern no single participant."""
     phrases: list[str] = []
@@ -296,28 +310,20 @@ def _event_phrases(old: Scenario, new: Scenario) -> list[str]:
             phrases.append(f"day {day} removed")
         elif _sessions_text(old_days[day]) != _sessions_text(new_days[day]):
             phrases.append(f"sessions on {day}: {_sessions_text(old_days[day])} → {_sessions_text(new_days[day])}")
-    old_locations, new_locations = {loc.id: loc for loc in old.locations}, {loc.id: loc for loc in new.locations}
-    for lid in sorted(old_locations.keys() | new_locations.keys()):
-        a, b = old_locations.get(lid), new_locations.get(lid)
-        if a is None:
-            phrases.append(f"location {lid} added (hall {b.hall}, {b.tables} table(s))")
-        elif b is None:
-            phrases.append(f"location {lid} removed")
-        elif a.tables != b.tables:
-            phrases.append(f"location {lid}: {a.tables} → {b.tables} table(s)")
-        elif a != b:
-            phrases.append(f"location {lid} changed")
-    old_pools, new_pools = {p.language: p for p in old.interpreters}, {p.language: p for p in new.interpreters}
-    for language in sorted(old_pools.keys() | new_pools.keys()):
-        a, b = old_pools.get(language), new_pools.get(language)
-        if a is None:
-            phrases.append(f"{language!r} interpreters added ({b.count})")
-        elif b is None:
-            phrases.append(f"{language!r} interpreters removed")
-        elif a.count != b.count:
-            phrases.append(f"{language!r} interpreters {a.count} → {b.count}")
-        elif a != b:
-            phrases.append(f"{language!r} interpreters' hours changed")
+    phrases += _keyed_phrases(
+        {loc.id: loc for loc in old.locations}, {loc.id: loc for loc in new.locations},
+        added=lambda lid, b: f"location {lid} added (hall {b.hall}, {b.tables} table(s))",
+        removed=lambda lid: f"location {lid} removed",
+        changed=lambda lid, a, b: f"location {lid}: {a.tables} → {b.tables} table(s)" if a.tables != b.tables
+        else f"location {lid} changed",
+    )
+    phrases += _keyed_phrases(
+        {p.language: p for p in old.interpreters}, {p.language: p for p in new.interpreters},
+        added=lambda language, b: f"{language!r} interpreters added ({b.count})",
+        removed=lambda language: f"{language!r} interpreters removed",
+        changed=lambda language, a, b: f"{language!r} interpreters {a.count} → {b.count}" if a.count != b.count
+        else f"{language!r} interpreters' hours changed",
+    )
     handled = {"days", "locations", "interpreters", "buyers", "exhibitors", "participants", "requests", "blocked", "pinned"}
     for name in Scenario.model_fields:
         if name in handled:
