@@ -34,6 +34,9 @@ SHARES: dict[str, float] = {
     # then it stops); the restricted HiGHS vertex gets the rest (large: 3 s, xl: 134 s)
     "day_value": 0.5,  # stage (a day's time). Value phase; compaction gets the rest and what value left
     "day_keep_attempt": 0.7,  # stage (what is left of a day's value phase): one attempt to timetable the selection
+    "day_fallback_from_compaction": 0.5,  # stage (a day's compaction). When the keep attempt found no
+    # timetable, the fallback (the greedy's meetings kept) may use this part of compaction's time too
+    "day_compact_moves": 0.2,  # stage (a day's compaction), at most: the polish's moves before its model
     "fixed_day_value": 0.55,  # limit, split by the days' meetings (deterministic runs cannot pass time on)
     "fixed_day_compact": 0.45,  # limit, likewise
     "insertion": 0.5,  # left after the merge: selected meetings the days left out, then other pairs; polish the rest

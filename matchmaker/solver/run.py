@@ -120,9 +120,16 @@ class Run:
             return share * self.options.time_limit
         return max(MIN_STAGE_SECONDS, of_remaining * self.remaining())
 
-    def configure(self, solver: cp_model.CpSolver, budget: float, lp_heavy: bool = False) -> None:
+    def configure(self, solver: cp_model.CpSolver, budget: float, lp_heavy: bool = False, light_presolve: bool = False) -> None:
         params = solver.parameters
         params.num_workers = self.options.num_workers
+        if light_presolve:
+            # Day models of the decomposition (60,000 pair-slot variables at the large preset): the
+            # default presolve (several rounds, with probing) took 4-5 s of a 7 s attempt, and the
+            # attempt often ended with no timetable; one round without probing takes 1.5-2.5 s and
+            # finds better timetables in the same time (docs/performance.md, "Day models").
+            params.max_presolve_iterations = 1
+            params.cp_model_probing_level = 0
         if lp_heavy:
             # Assignment-like models: the strong LP (cuts) proves the bound and
             # reduced-cost guided search finds the optimum; the default pair of
@@ -142,9 +149,11 @@ class Run:
         if self.options.stop is not None:
             _watch_stop(self, solver)
 
-    def run(self, model: cp_model.CpModel, budget: float, stage: str, lp_heavy: bool = False) -> tuple[cp_model.CpSolver, int]:
+    def run(
+        self, model: cp_model.CpModel, budget: float, stage: str, lp_heavy: bool = False, light_presolve: bool = False
+    ) -> tuple[cp_model.CpSolver, int]:
         solver = cp_model.CpSolver()
-        self.configure(solver, budget, lp_heavy)
+        self.configure(solver, budget, lp_heavy, light_presolve)
         callback = ProgressCallback(stage, self.started, self.options.on_progress) if self.options.on_progress else None
         status = solver.solve(model, callback)
         logger.info("%s: %s in %.2fs", stage, solver.status_name(status), solver.wall_time)
