@@ -35,7 +35,7 @@ from ortools.sat.python import cp_model
 from ..errors import InfeasibleError
 from ..instance.candidates import Instance
 from ..spec.schedule import SolverInfo
-from . import break_search
+from . import break_search, breaks_exact
 from .budget import share
 from .diagnose import conflicting_commitments
 from .greedy import greedy_schedule
@@ -495,27 +495,39 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
         best.lower, sum(len(p.patterns) for p in fewest.patterns.values()), "whole" if fewest.exact else "cut at the cap",
     )
     used = 0.0  # shares of the limit spent (deterministic budgets)
-    fixed = {p: k for p, k in fewest.floor.items() if p not in fewest.patterns}
-    stage1 = build_pattern_model(instance, fewest.patterns, fixed=fixed)
-    budget = run.budget(share("breaks_stage1"), share("breaks_stage1"))
-    solver, status = run_stage(run, stage1.model, budget, "breaks stage 1", STAGE1_SUBSOLVERS, every_worker_full=True)
-    used += share("breaks_stage1")
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        best.offer(_placed(stage1.mv, solver), best.lower)
+    # --- issue 15: "total breaks <= k?" for k = the floor sum, +1, ... (breaks_exact.py) replaces stage 1 ---
+    asked = _ask(instance, run, fewest, questions=1)
+    best.lower = max(best.lower, asked.lower)
+    if asked.placed is not None:
+        best.offer(asked.placed, asked.total)
         return best.finish(info)
-    if status == cp_model.INFEASIBLE and fewest.exact:
-        best.lower += 1  # not every participant can stay at its fewest breaks
-        if _fewest_is_all(instance, fewest):
-            best.schedule()  # stage 1 was the whole problem: the commitments step names the conflict and raises
+    if asked.refuted_all:
+        best.schedule()  # no schedule within the fairness cap: the commitments step names the conflict and raises
+    # --- end issue 15 ---
     patterns = all_patterns(instance)
     large = _large(instance, patterns)
     if not large:
-        # None: no schedule at all; CP-SAT's commitments step then names the conflict.
-        best.lower = max(best.lower, pattern_lp_bound(instance, patterns) or 0)
-        _local_search(instance, run, best)
+        bound = pattern_lp_bound(instance, patterns)
+        if bound is None:
+            best.schedule()  # no schedule at all: CP-SAT's commitments step names the conflict and raises
+        best.lower = max(best.lower, bound or 0)
+        if not instance.precedences:  # with precedences the search needs the commitments' schedule: the questions first
+            _local_search(instance, run, best)
+            if best.proven:
+                return best.finish(info)
         used += share("breaks_search")
-        if best.proven:
+        # --- issue 15: ask k = the bound, +1, ... ---
+        asked = _ask(instance, run, fewest, start=best.lower)
+        best.lower = max(best.lower, asked.lower)
+        if asked.placed is not None:
+            best.offer(asked.placed, asked.total)
             return best.finish(info)
+        if instance.precedences:
+            _local_search(instance, run, best)
+            if best.proven:
+                return best.finish(info)
+    used += share("breaks_exact")
+    # --- end issue 15 ---
     if instance.precedences or large:
         # With precedences the pattern stages find schedules slowly, and a big pattern model (forum-13.fixed020:
         # 26,666 patterns, 15 participants on the counter) neither improves the schedule nor the LP bound 17:
@@ -532,6 +544,33 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
     solver, status = run_stage(run, stage2.model, run.budget(max(0.1, share("breaks_total") - used), 1.0), "breaks stage 2", PATTERN_SUBSOLVERS)
     best.absorb(stage2, solver, status, instance, run)
     return best.finish(info)
+
+
+def _ask(instance: Instance, run, fewest: Fewest, start: int | None = None, questions: int | None = None) -> breaks_exact.Asked:
+    """The feasibility loop of ``breaks_exact``; all its calls in one solve share ``breaks_exact`` of the limit (issue 15)."""
+    limit = share("breaks_exact") * run.options.time_limit
+    spent = _spent(run)
+
+    def left() -> float:
+        if run.options.deterministic:
+            return limit - spent[0]
+        return min(limit - spent[0], run.remaining())
+
+    def ask(model: cp_model.CpModel, stage: str) -> tuple[cp_model.CpSolver, int]:
+        began = time.monotonic()
+        solver, status = run_stage(run, model, max(0.1, left()), stage, breaks_exact.LEAN_SUBSOLVERS, every_worker_full=True)
+        spent[0] += solver.deterministic_time if run.options.deterministic else time.monotonic() - began
+        return solver, status
+
+    cap = break_cap(instance, _own_meetings(instance))
+    return breaks_exact.ask_loop(instance, fewest.floor, cap, ask, left, start, questions)
+
+
+def _spent(run) -> list[float]:
+    """Seconds (deterministic: time units) the feasibility loop has used in this solve, shared across its calls."""
+    if not hasattr(run, "_breaks_exact_spent"):
+        run._breaks_exact_spent = [0.0]
+    return run._breaks_exact_spent
 
 
 def _local_search(instance: Instance, run, best: _Best) -> None:
