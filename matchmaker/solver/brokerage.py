@@ -496,7 +496,7 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
     )
     used = 0.0  # shares of the limit spent (deterministic budgets)
     # --- issue 15: "total breaks <= k?" for k = the floor sum, +1, ... (breaks_exact.py) replaces stage 1 ---
-    asked = _ask(instance, run, fewest, questions=1)
+    asked = _ask(instance, run, fewest, questions=1, most=share("breaks_first_question"))
     best.lower = max(best.lower, asked.lower)
     if asked.placed is not None:
         best.offer(asked.placed, asked.total)
@@ -546,10 +546,17 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
     return best.finish(info)
 
 
-def _ask(instance: Instance, run, fewest: Fewest, start: int | None = None, questions: int | None = None) -> breaks_exact.Asked:
-    """The feasibility loop of ``breaks_exact``; all its calls in one solve share ``breaks_exact`` of the limit (issue 15)."""
-    limit = share("breaks_exact") * run.options.time_limit
+def _ask(
+    instance: Instance, run, fewest: Fewest, start: int | None = None, questions: int | None = None, most: float | None = None
+) -> breaks_exact.Asked:
+    """The feasibility loop of ``breaks_exact``; all its calls in one solve share ``breaks_exact`` of the limit (issue 15).
+
+    ``most``: this call's share of the limit at most (the first question keeps time for the fallback stages).
+    """
     spent = _spent(run)
+    limit = share("breaks_exact") * run.options.time_limit
+    if most is not None:
+        limit = min(limit, spent[0] + most * run.options.time_limit)
 
     def left() -> float:
         if run.options.deterministic:
