@@ -72,7 +72,7 @@ def run_one(path: Path, d: int, time_limit: float, workers: int, seed: int = 0) 
         started = time.monotonic()
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
         seconds = time.monotonic() - started
-        if done.returncode == 2:
+        if done.returncode == 2 and "Usage:" not in done.stderr:  # exit 2: infeasible (click also exits 2 on a usage error)
             return {"size": size, "breaks": "-", "optimal": "infeasible", "seconds": seconds, "check": "-"}
         if done.returncode != 0:
             return {"size": size, "breaks": "?", "optimal": "no", "seconds": seconds, "check": done.stderr.strip()[-60:]}
