@@ -5,8 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def _restore(cls: type, args: tuple, state: dict) -> MatchmakerError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
 class MatchmakerError(Exception):
     """Base class for every error the library raises on purpose."""
+
+    def __reduce__(self):
+        # Pickled whole (fields and message), not re-built from ``args``: an error raised in a
+        # task on another process or machine (solver/executor.py) arrives as it was raised.
+        return _restore, (type(self), self.args, dict(self.__dict__))
 
 
 @dataclass(frozen=True)
@@ -67,3 +79,20 @@ class DifferentEventError(InputError):
 
     def __init__(self, message: str, file: str | None = None):
         super().__init__([Problem("", message)], file)
+
+
+class ClusterError(InputError):
+    """The Dask cluster given with ``--cluster`` cannot be used: no scheduler answers there, or Dask
+    is not installed. An InputError: CLI exit 2, one line, nothing written."""
+
+    def __init__(self, address: str, reason: str):
+        self.address, self.reason = address, reason
+        super().__init__([Problem("", f"cannot use the Dask scheduler at {address}: {reason}")], file="--cluster")
+
+
+class TaskFailedError(MatchmakerError):
+    """A task of a solve (a day part, a portfolio member, a whole solve job) raised: a bug, named by its part."""
+
+    def __init__(self, task: str, where: str, error: str):
+        self.task, self.where, self.error = task, where, error
+        super().__init__(f"{task} failed on {where}: {error} (a bug; please report this scenario)")

@@ -16,11 +16,12 @@ import time
 from dataclasses import dataclass
 
 from .analysis.checker import check_schedule
-from .analysis.diff import ChangeReport, diff_schedules
+from .analysis.diff import ChangeReport, change_reason, diff_schedules
 from .analysis.explain import explain_schedule
 from .errors import MatchmakerError
 from .solver.budget import WRITE_SECONDS
 from .solver.engine import Solved, solve_scenario
+from .solver.executor import connect as connect_cluster
 from .solver.replan import Moment, Policy
 from .solver.replan import replan as replan_engine
 from .solver.run import Progress, SolveOptions
@@ -29,7 +30,7 @@ from .spec.schedule import Schedule
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Progress", "Replan", "SolveOptions", "reschedule", "solve"]
+__all__ = ["Progress", "Replan", "SolveOptions", "connect_cluster", "reschedule", "solve"]
 
 
 @dataclass
@@ -42,6 +43,7 @@ def solve(scenario: Scenario, options: SolveOptions | None = None) -> Schedule:
     """A checked, explained schedule of ``scenario`` (see ``solver.engine.solve_scenario``)."""
     options = options or SolveOptions()
     started = options.started if options.started is not None else time.monotonic()
+    _connect(options)
     solved = solve_scenario(scenario, options)
     schedule = _valid(scenario, solved)
     _explain(scenario, schedule, solved, options, started)
@@ -61,6 +63,7 @@ def reschedule(
     """Re-plan ``scenario`` against the published ``previous`` schedule: a checked schedule and who must be told what."""
     options = options or SolveOptions()
     started = options.started if options.started is not None else time.monotonic()
+    _connect(options)
     replanned = replan_engine(
         scenario, previous, options, policy, max_changes_per_participant, freeze_before, previous_sha256, previous_file
     )
@@ -73,10 +76,16 @@ def reschedule(
     _explain(scenario, schedule, replanned.solved, options, started)
     report = diff_schedules(previous, schedule, replanned.reasons)
     for change in report.changes:
-        if (change.buyer, change.exhibitor) not in replanned.reasons:
+        if change_reason(replanned.reasons, change) is None:
             default = {"moved": replanned.moved_reason, "cancelled": replanned.cancel_reason}
             change.reason = default.get(change.change, change.reason)
     return Replan(schedule, report)
+
+
+def _connect(options: SolveOptions) -> None:
+    """A cluster that cannot be reached fails before any work is done (ClusterError, CLI exit 2)."""
+    if options.cluster:
+        connect_cluster(options.cluster)
 
 
 def _valid(scenario: Scenario, solved: Solved) -> Schedule:

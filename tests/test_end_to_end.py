@@ -8,6 +8,7 @@ objective below its proven bound), plus reproducibility where it is promised
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,15 @@ def test_demo_small(demo):
     assert schedule.solver.status == "OPTIMAL"
     assert schedule.stats.meetings >= 1
     assert schedule.stats.must_requests.met == schedule.stats.must_requests.total >= 1
+    assert (schedule.solver.engine, schedule.solver.tasks) == ("local", 0)  # one model, nothing sent
+
+
+def test_schedule_files_from_before_the_engine_fields_still_load(demo):
+    """solver.engine and solver.tasks (issue 16) have defaults: a schedule written without them loads as local."""
+    data = json.loads(solve_sane(demo, time_limit=5, workers=1).to_json())
+    del data["solver"]["engine"], data["solver"]["tasks"]
+    older = Schedule.model_validate(data)
+    assert (older.solver.engine, older.solver.tasks) == ("local", 0)
 
 
 def test_bundled_anping(anping):

@@ -47,7 +47,8 @@ from matchmaker.spec.schedule import (
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "scenarios" / "import-example"
 DEMO = REPO / "scenarios" / "demo-small.json"
-ALL_FORMATS = ["--format", "ics", "--format", "xlsx", "--format", "csv", "--format", "html"]
+ALL_FORMATS = ["--format", "ics", "--format", "agendas", "--format", "xlsx", "--format", "csv", "--format", "html"]
+LANGUAGE_NAMES = {"ru": "Russian", "ar": "Arabic", "en": "English", "zh": "Chinese"}  # interpreter languages as English calendars name them
 
 
 
@@ -132,7 +133,8 @@ def agendas(html_text: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def round_trip(tmp_path_factory) -> dict:
-    """Import both sample variants, solve once, export every format through the CLI."""
+    """Import both sample variants, solve once, export every format through the CLI (in English throughout:
+    the checks below read its words; each participant's own language is tested in test_i18n.py)."""
     work = tmp_path_factory.mktemp("roundtrip")
     for variant in ("xlsx", "csv"):
         result = invoke(*import_args(EXAMPLE, variant), "-o", work / f"fair-{variant}.json")
@@ -143,7 +145,7 @@ def round_trip(tmp_path_factory) -> dict:
     schedule = solve(scenario, SolveOptions(time_limit=5, workers=1))
     (work / "schedule.json").write_text(schedule.to_json(), encoding="utf-8")
     outdir = work / "export"
-    result = invoke("export", work / "schedule.json", "--scenario", work / "fair-csv.json", *ALL_FORMATS, "-o", outdir)
+    result = invoke("export", work / "schedule.json", "--scenario", work / "fair-csv.json", *ALL_FORMATS, "--language", "en", "-o", outdir)
     assert_no_traceback(result)
     assert result.exit_code == 0, result.output
     return {"work": work, "scenario": scenario, "schedule": load_schedule(work / "schedule.json"), "out": outdir}
@@ -205,7 +207,11 @@ def test_ics_one_event_per_meeting_per_participant_and_location(round_trip):
             found = {str(e["UID"]): e for e in calendar.walk("VEVENT")}
             assert len(found) == len(mine) == len(calendar.walk("VEVENT"))
             for m in mine:
-                event = found[meeting_uid(scenario.name, m.buyer, m.exhibitor)]
+                # A pair that meets twice (the example's B002-E004) has a UID per meeting, by time.
+                nth = sorted(
+                    (x.date, x.start) for x in schedule.meetings if (x.buyer, x.exhibitor) == (m.buyer, m.exhibitor)
+                ).index((m.date, m.start)) + 1
+                event = found[meeting_uid(scenario.name, m.buyer, m.exhibitor, nth)]
                 start = event["DTSTART"]
                 assert start.params["TZID"] == scenario.timezone
                 assert start.dt == datetime.combine(m.date, datetime.strptime(m.start, "%H:%M").time(), zone)
@@ -213,7 +219,7 @@ def test_ics_one_event_per_meeting_per_participant_and_location(round_trip):
                 assert str(event["LOCATION"]) == f"{halls[hall_of[m.location]]}, booth {m.location}" or m.location == "LOUNGE"
                 description = str(event["DESCRIPTION"])
                 assert names[m.buyer] in description and names[m.exhibitor] in description
-                assert (f"Interpreter: {m.interpreter}" if m.interpreter else "Interpreter: none needed") in description
+                assert (f"Interpreter: {LANGUAGE_NAMES[m.interpreter]}" if m.interpreter else "Interpreter: none needed") in description
                 assert str(event["STATUS"]) == "CONFIRMED" and int(event["SEQUENCE"]) == 0
     # participants without meetings still get a valid (event-less) calendar
     idle = {b.id for b in scenario.buyers} - {m.buyer for m in schedule.meetings}
@@ -499,7 +505,7 @@ def test_replanned_schedule_updates_calendars_in_place(round_trip, tmp_path):
     first: Schedule = round_trip["schedule"]
     assert len(first.meetings) >= 3
     outdir = tmp_path / "export"
-    export_schedule(first, scenario, ["ics"], outdir)
+    export_schedule(first, scenario, ["ics"], outdir, language="en")
     before = {p.name: events(p) for p in (outdir / "ics").glob("*.ics")}
 
     second = first.model_copy(deep=True)
@@ -508,7 +514,7 @@ def test_replanned_schedule_updates_calendars_in_place(round_trip, tmp_path):
     second.meetings.remove(dropped)
     new_date, new_start = _free_slot(second, scenario, moved)
     moved.date, moved.start, moved.end = new_date, new_start, hhmm(minutes(new_start) + scenario.slot_minutes)
-    export_schedule(second, scenario, ["ics"], outdir)
+    export_schedule(second, scenario, ["ics"], outdir, language="en")
 
     moved_uid = meeting_uid(scenario.name, moved.buyer, moved.exhibitor)
     dropped_uid = meeting_uid(scenario.name, dropped.buyer, dropped.exhibitor)
@@ -518,6 +524,7 @@ def test_replanned_schedule_updates_calendars_in_place(round_trip, tmp_path):
         assert int(event["SEQUENCE"]) == int(before[f"{stem}.ics"][moved_uid]["SEQUENCE"]) + 1
         assert event.decoded("DTSTART").date() == new_date and event.decoded("DTSTART").strftime("%H:%M") == new_start
         assert str(event["STATUS"]) == "CONFIRMED"
+        assert str(event["DESCRIPTION"]).startswith(f"Updated in schedule version {second.version}\n")
     for stem in (file_stem("buyer", dropped.buyer), file_stem("exhibitor", dropped.exhibitor), file_stem("location", dropped.location)):
         event = events(outdir / "ics" / f"{stem}.ics")[dropped_uid]
         assert str(event["STATUS"]) == "CANCELLED"
@@ -535,12 +542,12 @@ def test_replanned_schedule_updates_calendars_in_place(round_trip, tmp_path):
 
     # Exporting the same version again changes nothing; the cancellation stays as it was.
     snapshot = {p.name: p.read_bytes() for p in (outdir / "ics").glob("*.ics")}
-    export_schedule(second, scenario, ["ics"], outdir)
+    export_schedule(second, scenario, ["ics"], outdir, language="en")
     assert {p.name: p.read_bytes() for p in (outdir / "ics").glob("*.ics")} == snapshot
 
     # A fresh folder for version 2: every entry outranks version 1's SEQUENCE 0.
     fresh = tmp_path / "fresh"
-    export_schedule(second, scenario, ["ics"], fresh)
+    export_schedule(second, scenario, ["ics"], fresh, language="en")
     assert {int(e["SEQUENCE"]) for e in events(fresh / "ics" / f"{file_stem('buyer', moved.buyer)}.ics").values()} == {1}
 
 
@@ -632,19 +639,23 @@ def test_hostile_text_xlsx_has_no_formulas(hostile):
 
 
 def test_hostile_text_ics_round_trips(hostile):
+    """Names come back exactly as registered inside each reader's language (B1 reads Russian, B3 Arabic,
+    B2 and B4 English, the exhibitors Chinese)."""
     folder = hostile["out"] / "ics"
     (b1,) = events(folder / "buyer-B1.ics").values()
-    assert str(b1["SUMMARY"]) == f"B2B meeting: {FORMULA}"
-    assert f"Buyer: {SCRIPT} (B1)" in str(b1["DESCRIPTION"]) and "Interpreter: ru" in str(b1["DESCRIPTION"])
+    assert str(b1["SUMMARY"]) == f"Встреча с {FORMULA}"
+    assert f"Покупатель: {SCRIPT} (B1)" in str(b1["DESCRIPTION"]) and "Переводчик: русский" in str(b1["DESCRIPTION"])
     (e1,) = events(folder / "exhibitor-E1.ics").values()
-    assert str(e1["SUMMARY"]) == f"B2B meeting: {SCRIPT}"
+    assert str(e1["SUMMARY"]) == f"与 {SCRIPT} 会面"
     (b4,) = events(folder / "buyer-B4.ics").values()
     assert str(b4["LOCATION"]) == "Hall 1, +Lounge <b>VIP</b>"
     (e6,) = events(folder / "exhibitor-E6.ics").values()
-    assert str(e6["SUMMARY"]) == f"B2B meeting: {MULTILINE}"
+    assert str(e6["SUMMARY"]) == f"与 {MULTILINE} 会面"
     (e2,) = events(folder / "exhibitor-E2.ics").values()
-    assert str(e2["SUMMARY"]) == f"B2B meeting: {RUSSIAN}" and CHINESE in str(e2["DESCRIPTION"])
+    assert str(e2["SUMMARY"]) == f"与 {RUSSIAN} 会面" and CHINESE in str(e2["DESCRIPTION"])
+    (b2,) = events(folder / "buyer-B2.ics").values()
+    assert str(b2["SUMMARY"]) == f"Meeting with {CHINESE}"
     (b3,) = events(folder / "buyer-B3.ics").values()
-    assert ARABIC in str(b3["DESCRIPTION"])
+    assert str(b3["SUMMARY"]) == "اجتماع مع -5 Grating + Co" and ARABIC in str(b3["DESCRIPTION"])
     raw = (folder / "buyer-B1.ics").read_bytes()
     assert b"\r\n" in raw and all(len(line) <= 75 for line in raw.split(b"\r\n"))  # folded content lines

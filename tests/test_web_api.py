@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import httpx
+import openpyxl
 import pytest
 
 with warnings.catch_warnings():  # starlette's note that its TestClient will move to httpx2
@@ -82,7 +83,9 @@ def test_organizer_round_trip(client):
     job, progress = wait_for_job(client, started.json()["job"])
     assert job["status"] == "done", job
     assert job["kind"] == "solve" and job["progress"]["stage"] == "done"
-    assert progress and progress[0]["stage"] in ("starting", "commitments", "cp-sat", "done")
+    assert progress and progress[0]["stage"] in ("starting", "commitments", "start schedule", "flow bound", "cp-sat", "done")
+    running = [p for p in progress if p["stage"] != "done"]
+    assert all(p["gap_of"] == "schedule" for p in running if p["value"] is not None)
     final = job["progress"]
     assert final["gap_of"] == "schedule" and final["value"] > 0 and final["bound"] >= final["value"]
 
@@ -121,11 +124,13 @@ def test_organizer_round_trip(client):
     # the published text never changes
     assert client.get(f"/api/events/{event}/schedules/{first}").content == text
 
-    exports = {fmt: client.get(f"/api/events/{event}/schedules/{second}/export/{fmt}") for fmt in ("ics", "xlsx", "csv", "html")}
+    exports = {fmt: client.get(f"/api/events/{event}/schedules/{second}/export/{fmt}") for fmt in ("ics", "agendas", "xlsx", "csv", "html")}
     assert all(r.status_code == 200 for r in exports.values()), {f: r.text[:200] for f, r in exports.items()}
     names = zipfile.ZipFile(io.BytesIO(exports["ics"].content)).namelist()
     assert "ics/buyer-L001.ics" in names and all(n.startswith("ics/") and n.endswith(".ics") for n in names)
     assert exports["ics"].headers["content-type"] == "application/zip"
+    pages = zipfile.ZipFile(io.BytesIO(exports["agendas"].content)).namelist()
+    assert "agendas/buyer-L001.html" in pages and all(n.startswith("agendas/") and n.endswith(".html") for n in pages)
     assert exports["xlsx"].content[:2] == b"PK"
     assert exports["csv"].text.splitlines()[0].count(",") >= 3
     assert "<html" in exports["html"].text.lower()
@@ -169,6 +174,49 @@ def test_bad_spreadsheet_cell_stores_nothing(client):
     assert broken.status_code == 422 and broken.json()["problems"][0].startswith("broken.json: line 1 column")
     missing = client.post("/api/events", files={"event": ("event.toml", b"name = 'x'\n")})
     assert missing.status_code == 422 and "missing: buyers, exhibitors" in missing.json()["problems"][0]
+    assert client.get("/api/events").json() == []
+
+
+def _blank_header_with_data(buyers) -> None:
+    buyers.cell(row=3, column=buyers.max_column + 1, value="a note")
+
+
+def _merged_languages(buyers) -> None:
+    col = [c.value for c in buyers[1]].index("languages") + 1
+    buyers.insert_cols(col + 1)
+    buyers.cell(row=3, column=col + 1, value="zh")
+    buyers.merge_cells(start_row=1, start_column=col, end_row=1, end_column=col + 1)
+
+
+def _formula(buyers) -> None:
+    buyers.cell(row=4, column=[c.value for c in buyers[1]].index("priority") + 1, value="=2+3")
+
+
+def _error_value(buyers) -> None:
+    buyers.cell(row=3, column=[c.value for c in buyers[1]].index("name") + 1, value="#REF!")
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (_blank_header_with_data, "buyers.xlsx:1:M: column M has data (from row 3) but no name"),
+    (_merged_languages, "buyers.xlsx:1:E: column E has data (from row 3) but no name: its name cell is merged with D1"),
+    (_formula, "buyers.xlsx:4:priority: formula =2+3 without a saved value"),
+    (_error_value, "buyers.xlsx:3:name: the cell holds the error value #REF!, not data"),
+], ids=["blank header", "merged header", "formula", "error value"])
+def test_uploads_that_used_to_import_wrong_data_are_refused_and_store_nothing(client, edit, problem):
+    """The issue's inputs that imported wrong data without a word: 422, one line naming the cell, nothing stored."""
+    workbook = openpyxl.load_workbook(IMPORT / "buyers.xlsx")
+    edit(workbook.active)
+    buyers = io.BytesIO()
+    workbook.save(buyers)
+    files = {
+        "event": ("event.toml", (IMPORT / "event.toml").read_bytes()),
+        "buyers": ("buyers.xlsx", buyers.getvalue()),
+        "exhibitors": ("exhibitors.xlsx", (IMPORT / "exhibitors.xlsx").read_bytes()),
+    }
+    refused = client.post("/api/events", files=files)
+    assert refused.status_code == 422, refused.text
+    problems = refused.json()["problems"]
+    assert len(problems) == 1 and problems[0].startswith(problem), problems
     assert client.get("/api/events").json() == []
 
 

@@ -27,6 +27,7 @@ from matchmaker.web.workspace import (
     INTERRUPTED_ERROR,
     MIGRATIONS,
     SCHEMA_VERSION,
+    Conflict,
     JobConflict,
     JobStateError,
     NotFound,
@@ -227,6 +228,24 @@ def test_bad_input_is_refused_and_stores_nothing(ws):
     with pytest.raises(ValueError, match="change report"):
         ws.add_schedule_version(event, 1, schedule_text(0), changes_json="not json")
     assert ws.schedule_versions(event) == []
+
+
+def test_a_hand_edit_stores_its_scenario_and_draft_together_or_nothing(ws):
+    event, _ = ws.create_event("Fair", scenario_text(0), "upload scenario.json")
+    ws.add_schedule_version(event, 1, schedule_text(0, 1))
+    # The draft is of another scenario than the edited one: refused inside the transaction, so
+    # the edited scenario version is not stored either.
+    with pytest.raises(DifferentEventError):
+        ws.add_edited_versions(event, 1, scenario_text(2), "hand edit: pin", schedule_text(1, 2), parent=1)
+    assert len(ws.scenario_versions(event)) == 1 and len(ws.schedule_versions(event)) == 1
+    assert ws.add_edited_versions(event, 1, scenario_text(2), "hand edit: pin", schedule_text(2, 2), parent=1) == (2, 2)
+    assert ws.schedule_version(event, 2).parent == 1 and ws.scenario_version(event, 2).source == "hand edit: pin"
+    # An upload after the edit's base: the edit would undo it, so nothing is stored.
+    before = snapshot(ws)
+    with pytest.raises(Conflict, match="added meanwhile"):
+        ws.add_edited_versions(event, 1, None, "hand edit: move", schedule_text(2, 3), parent=2)
+    assert snapshot(ws) == before
+    assert ws.add_edited_versions(event, 2, None, "hand edit: move", schedule_text(2, 3), parent=2) == (2, 3)
 
 
 def test_unknown_ids_raise_not_found(ws):

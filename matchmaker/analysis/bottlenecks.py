@@ -626,7 +626,7 @@ def _missing_language_demand(scenario: Scenario, instance: Instance) -> dict[str
             request = requested.get((b.id, e.id))
             interest = sum(w for cat, w in b.interests.items() if cat in e.offers)
             value = pair_value(scenario.weights, interest, bool(set(b.sectors) & set(e.sectors)), request.by if request else None, b.priority)
-            demand[language][0] += value
+            demand[language][0] += value * (request.meetings if request else 1)  # a repeat request needs it each time
             demand[language][1] += 1
     return {language: (v, n) for language, (v, n) in demand.items()}
 

@@ -128,6 +128,8 @@ class _Facts:
     walk: dict[frozenset[str], int]
     slot_starts: dict[date, set[int]]
     participants: dict[str, Participant] = field(default_factory=dict)
+    # (session, meetings, level) per requested pair: one entry, or a morning and an afternoon entry.
+    asked: dict[tuple[str, str], list[tuple[str | None, int, str]]] = field(default_factory=dict)
 
     def side(self, participant_id: str, field_name: str):
         """The person named in a meeting's ``buyer``/``exhibitor`` field (participants fit either), or None."""
@@ -157,6 +159,7 @@ class _Facts:
             walk=walk,
             slot_starts=dict(slot_starts),
             participants={p.id: p for p in scenario.participants},
+            asked=_asked(scenario),
         )
 
     def kind(self, participant_id: str) -> str:
@@ -170,6 +173,27 @@ class _Facts:
         if hall_a == hall_b:
             return 0
         return self.walk.get(frozenset((hall_a, hall_b)), 0)
+
+
+def _asked(scenario: Scenario) -> dict[tuple[str, str], list[tuple[str | None, int, str]]]:
+    """What each requested pair asks for: requests of a pair describe the same meetings (the larger
+    ``meetings`` counts, must wins, a session-less request takes the pair's session), except that
+    morning and afternoon requests are meetings of their own."""
+    by_pair: dict[tuple[str, str], list] = defaultdict(list)
+    for request in scenario.requests:
+        by_pair[(request.buyer, request.exhibitor)].append(request)
+    asked = {}
+    for pair, requests in by_pair.items():
+        sessions = {r.session for r in requests} - {None}
+        if len(sessions) < 2:
+            parts = [(next(iter(sessions), None), requests)]
+        else:
+            parts = [(name, [r for r in requests if r.session == name]) for name in sorted(sessions)]
+        asked[pair] = [
+            (session, max(r.meetings for r in own), "must" if any(r.level == "must" for r in own) else "want")
+            for session, own in parts
+        ]
+    return asked
 
 
 def _meeting(m: Meeting, slot_minutes: int) -> _M:
@@ -297,10 +321,15 @@ def _table_capacity(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
 
 
 def _pairs(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
+    """A pair meets at most as often as its requests ask (once without a request), or as it is pinned."""
+    pins = Counter((p.buyer, p.exhibitor) for p in facts.scenario.pinned)
     for (buyer, exhibitor), same in _group(meetings, lambda m: m.pair).items():
-        if len(same) > 1:
+        asked = sum(count for _session, count, _level in facts.asked.get((buyer, exhibitor), ()))
+        allowed = max(asked, pins[(buyer, exhibitor)], 1)
+        if len(same) > allowed:
             times = ", ".join(m.at for m in sorted(same, key=lambda m: (m.date, m.start)))
-            yield Violation(PAIR_REPEATED, f"{buyer}-{exhibitor} meet {len(same)} times ({times})")
+            limit = f", at most {allowed} requested" if allowed > 1 else ""
+            yield Violation(PAIR_REPEATED, f"{buyer}-{exhibitor} meet {len(same)} times ({times}){limit}")
     blocked = {(p.buyer, p.exhibitor): p.reason for p in facts.scenario.blocked}
     for m in meetings:
         if m.pair in blocked:
@@ -330,13 +359,22 @@ def _caps(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
 
 
 def _musts(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
-    met = {m.pair for m in meetings}
-    reported = set()
-    for request in facts.scenario.requests:
-        pair = (request.buyer, request.exhibitor)
-        if request.level == "must" and pair not in met and pair not in reported:
-            reported.add(pair)
-            yield Violation(MUST_MISSING, f"must request {request.buyer}-{request.exhibitor} has no meeting")
+    """A must request asking for k meetings has k (in its session, when the pair's requests name two sessions)."""
+    held = _group(meetings, lambda m: m.pair)
+    for (buyer, exhibitor), groups in facts.asked.items():
+        for session, count, level in groups:
+            if level != "must":
+                continue
+            own = held.get((buyer, exhibitor), [])
+            if len(groups) > 1:
+                own = [m for m in own if _held_session(facts, m) == session]
+            if len(own) >= count:
+                continue
+            if count == 1:
+                yield Violation(MUST_MISSING, f"must request {buyer}-{exhibitor} has no meeting")
+            else:
+                where = f" in the {session}" if len(groups) > 1 else ""
+                yield Violation(MUST_MISSING, f"must request {buyer}-{exhibitor} asks for {count} meetings{where}, {len(own)} scheduled")
 
 
 def _pins(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
@@ -410,21 +448,37 @@ def _sessions_of_day(facts: _Facts, day: date) -> list[tuple[int, int]]:
     return []
 
 
+def _held_session(facts: _Facts, m: _M) -> str | None:
+    """"morning" (the day's first session), "afternoon" (a later one) or None (outside every session)."""
+    spans = _sessions_of_day(facts, m.date)
+    index = next((i for i, (lo, hi) in enumerate(spans) if lo <= m.start and m.end <= hi), None)
+    return None if index is None else ("morning" if index == 0 else "afternoon")
+
+
 def _session_rule(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:
-    """A request restricted to the morning (first session of a day) or afternoon (a later session) is held then."""
-    wanted: dict[tuple[str, str], str] = {}
-    for request in facts.scenario.requests:
-        if request.session is not None:
-            wanted[(request.buyer, request.exhibitor)] = request.session
-    for m in meetings:
-        session = wanted.get(m.pair)
-        if session is None:
+    """A request restricted to the morning (first session of a day) or afternoon (a later session) is held then.
+
+    A pair with morning and afternoon requests has at most each session's count in it.
+    """
+    for pair, same in _group(meetings, lambda m: m.pair).items():
+        groups = [(session, count) for session, count, _level in facts.asked.get(pair, ()) if session is not None]
+        if not groups:
             continue
-        spans = _sessions_of_day(facts, m.date)
-        index = next((i for i, (lo, hi) in enumerate(spans) if lo <= m.start and m.end <= hi), None)
-        held = None if index is None else ("morning" if index == 0 else "afternoon")
-        if held != session:
-            yield Violation(SESSION, f"meeting {m.name} at {m.at} must be in the {session} but is held {'in the ' + held if held else 'outside every session'}")
+        if len(groups) == 1:
+            session = groups[0][0]
+            for m in same:
+                held = _held_session(facts, m)
+                if held != session:
+                    yield Violation(SESSION, f"meeting {m.name} at {m.at} must be in the {session} but is held {'in the ' + held if held else 'outside every session'}")
+            continue
+        for m in same:
+            if _held_session(facts, m) is None:
+                yield Violation(SESSION, f"meeting {m.name} at {m.at} must be in the morning or the afternoon but is held outside every session")
+        for session, count in groups:
+            here = sorted((m for m in same if _held_session(facts, m) == session), key=lambda m: (m.date, m.start))
+            if len(here) > count:
+                times = ", ".join(m.at for m in here)
+                yield Violation(SESSION, f"{here[0].name} meet {len(here)} times in the {session} ({times}) but {count} {session} meeting(s) were requested")
 
 
 def _precedence_rule(facts: _Facts, meetings: list[_M]) -> Iterator[Violation]:

@@ -89,26 +89,51 @@ def _where(m: Meeting) -> tuple:
     return (m.date, m.start, m.end, m.location)
 
 
-def diff_schedules(old: Schedule, new: Schedule, reasons: dict[tuple[str, str], str] | None = None) -> ChangeReport:
-    """Compare meetings pair by pair; ``reasons`` explain changes by (buyer, exhibitor)."""
+Reasons = dict[tuple, str]  # by (buyer, exhibitor), or by (buyer, exhibitor, old date, old start) for one meeting
+
+
+def change_reason(reasons: Reasons, change: Change) -> str | None:
+    """The reason given for ``change``: its old meeting's own, else its pair's; None when none is given."""
+    if change.old_date is not None:
+        own = reasons.get((change.buyer, change.exhibitor, change.old_date, change.old_start))
+        if own is not None:
+            return own
+    return reasons.get((change.buyer, change.exhibitor))
+
+
+def diff_schedules(old: Schedule, new: Schedule, reasons: Reasons | None = None) -> ChangeReport:
+    """Compare meetings pair by pair; ``reasons`` explain changes (see ``Reasons``).
+
+    A pair may meet several times (repeat requests): its meetings that stay put are
+    kept, the others are paired old with new in time order (moved), and what is
+    left over is cancelled or added, so every change names its old and new time.
+    """
     reasons = reasons or {}
-    before = {(m.buyer, m.exhibitor): m for m in old.meetings}
-    after = {(m.buyer, m.exhibitor): m for m in new.meetings}
+    before: dict[tuple[str, str], list[Meeting]] = {}
+    after: dict[tuple[str, str], list[Meeting]] = {}
+    for side, meetings in ((before, old.meetings), (after, new.meetings)):
+        for m in sorted(meetings, key=_where):
+            side.setdefault((m.buyer, m.exhibitor), []).append(m)
     changes: list[Change] = []
     kept = 0
     for pair in sorted(before.keys() | after.keys()):
-        a, b = before.get(pair), after.get(pair)
-        if a is not None and b is not None and _where(a) == _where(b):
-            kept += 1
-            continue
-        if a is None:
-            kind, default = "added", "new meeting"
-        elif b is None:
-            kind, default = "cancelled", "no longer in the schedule"
-        else:
-            kind, default = "moved", "time or place changed"
-        changes.append(
-            Change(
+        olds, news = list(before.get(pair, [])), list(after.get(pair, []))
+        for m in list(olds):
+            same = next((n for n in news if _where(n) == _where(m)), None)
+            if same is not None:
+                olds.remove(m)
+                news.remove(same)
+                kept += 1
+        for index in range(max(len(olds), len(news))):
+            a = olds[index] if index < len(olds) else None
+            b = news[index] if index < len(news) else None
+            if a is None:
+                kind, default = "added", "new meeting"
+            elif b is None:
+                kind, default = "cancelled", "no longer in the schedule"
+            else:
+                kind, default = "moved", "time or place changed"
+            change = Change(
                 change=kind,
                 buyer=pair[0],
                 exhibitor=pair[1],
@@ -120,9 +145,9 @@ def diff_schedules(old: Schedule, new: Schedule, reasons: dict[tuple[str, str], 
                 new_start=b.start if b else None,
                 new_end=b.end if b else None,
                 new_location=b.location if b else None,
-                reason=reasons.get(pair, default),
             )
-        )
+            change.reason = change_reason(reasons, change) or default
+            changes.append(change)
     notify = {p for c in changes for p in (c.buyer, c.exhibitor)}
     count = {kind: sum(c.change == kind for c in changes) for kind in ("added", "moved", "cancelled")}
     return ChangeReport(

@@ -27,6 +27,7 @@ most frequent category.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import Counter, defaultdict
@@ -41,6 +42,7 @@ from ..instance.candidates import (
     Instance,
     merge_requests,
     build_instance,
+    requested_meetings,
     needs_interpreter,
     pair_value,
 )
@@ -199,7 +201,8 @@ class _Context:
     day_count: Counter = field(default_factory=Counter)
     tables: dict[tuple[str, int], list[_Booked]] = field(default_factory=lambda: defaultdict(list))
     interpreted: dict[tuple[str, int], list[_Booked]] = field(default_factory=lambda: defaultdict(list))
-    scheduled: set[tuple[str, str]] = field(default_factory=set)
+    scheduled: Counter = field(default_factory=Counter)  # (buyer, exhibitor) -> meetings in the schedule
+    asked: dict[tuple[str, str], int] = field(default_factory=dict)  # requested pair -> meetings its requests ask for
     requests: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     pinned: dict[tuple[str, str], int | None] = field(default_factory=dict)
     blocked: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -279,7 +282,12 @@ def _context(
     ctx.exhibitors = {e.id: e for e in scenario.exhibitors}
     ctx.requests = merge_requests(scenario)
     ids = [p.id for p in instance.parties]
-    ctx.candidate = {(ids[c.buyer], ids[c.exhibitor]): c for c in instance.candidates}
+    ctx.candidate = {}
+    for c in instance.candidates:  # a repeated pair's copies: the first, with the slots of all of them
+        key = (ids[c.buyer], ids[c.exhibitor])
+        first = ctx.candidate.get(key)
+        ctx.candidate[key] = c if first is None else dataclasses.replace(first, slots=sorted(set(first.slots) | set(c.slots)))
+    ctx.asked = requested_meetings(scenario)
     ctx.dropped = {(d.buyer, d.exhibitor): d for d in instance.dropped_requests}
     grid = instance.grid
     ctx.pinned = {(p.buyer, p.exhibitor): grid.slot_at(p.date, p.start) for p in scenario.pinned}
@@ -348,7 +356,7 @@ def _occupy(ctx: _Context) -> None:
         ctx.tables[(location, s)].append(booked)
         if language is not None:
             ctx.interpreted[(language, s)].append(booked)
-        ctx.scheduled.add((m.buyer, m.exhibitor))
+        ctx.scheduled[(m.buyer, m.exhibitor)] += 1
     if problems:
         raise ScheduleFileError(problems)
 
@@ -835,11 +843,24 @@ def _summary(ctx: _Context, party_id: str, kind: str) -> Explanation:
 # ---------------------------------------------------------------------------
 
 
+def _short(ctx: _Context, buyer_id: str, exhibitor_id: str) -> bool:
+    """The pair meets fewer times than its requests ask (once, when nobody asked)."""
+    return ctx.scheduled[(buyer_id, exhibitor_id)] < ctx.asked.get((buyer_id, exhibitor_id), 1)
+
+
 def _pair_explanation(ctx: _Context, buyer_id: str, exhibitor_id: str, kind: str) -> Explanation:
     finding = _analyze(ctx, ctx.buyers[buyer_id], ctx.exhibitors[exhibitor_id])
-    return Explanation(
-        subject=f"{buyer_id}-{exhibitor_id}", kind=kind, category=finding.category, message=finding.message, details=finding.details
-    )
+    message, details = finding.message, finding.details
+    asked = ctx.asked.get((buyer_id, exhibitor_id), 1)
+    if asked > 1:  # a repeat request: say how many of its meetings are in, and why not another one
+        met = ctx.scheduled[(buyer_id, exhibitor_id)]
+        held = sorted(s for s, booked in ctx.busy[buyer_id].items() if booked.exhibitor == exhibitor_id)
+        at = f" ({_slot_list(ctx.grid, held)})" if held else ""
+        message = f"{met} of {asked} meetings of {buyer_id}-{exhibitor_id} are in the schedule{at}; " + (
+            "another one cannot be added: " if met else ""
+        ) + message
+        details = {**details, "meetings": asked, "met": met}
+    return Explanation(subject=f"{buyer_id}-{exhibitor_id}", kind=kind, category=finding.category, message=message, details=details)
 
 
 def _requested_pairs(ctx: _Context) -> list[tuple[str, str, str]]:
@@ -879,7 +900,7 @@ def explain_schedule(
         return deadline is not None and time.monotonic() > deadline
 
     for b, e, _level in _requested_pairs(ctx):
-        if (b, e) not in ctx.scheduled:
+        if _short(ctx, b, e):
             if out_of_time():
                 break
             out.append(_pair_explanation(ctx, b, e, "request"))
@@ -915,7 +936,7 @@ def explain_participant(
     out = [
         _pair_explanation(ctx, b, e, "request")
         for b, e, _level in _requested_pairs(ctx)
-        if participant_id in (b, e) and (b, e) not in ctx.scheduled
+        if participant_id in (b, e) and _short(ctx, b, e)
     ]
     n = ctx.count[participant_id]
     if participant_id in ctx.exhibitors and n == 0:
@@ -941,7 +962,7 @@ def explain_pair(
         raise KeyError(buyer_id)
     if exhibitor_id not in ctx.exhibitors:
         raise KeyError(exhibitor_id)
-    if (buyer_id, exhibitor_id) in ctx.scheduled:
+    if not _short(ctx, buyer_id, exhibitor_id):
         return None
     requested = (buyer_id, exhibitor_id) in ctx.requests or (buyer_id, exhibitor_id) in ctx.pinned
     return _pair_explanation(ctx, buyer_id, exhibitor_id, "request" if requested else "pair")

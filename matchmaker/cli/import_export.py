@@ -15,7 +15,10 @@ from .common import (
     other_event_refusal,
 )
 
-FORMAT_CHOICES = ("ics", "xlsx", "csv", "html", "all")
+FORMAT_CHOICES = ("ics", "agendas", "xlsx", "csv", "html", "all")
+# The languages participant and organizer files can be written in (matchmaker.io.i18n.CHOICES; not
+# imported at start-up, which would load Babel for every command).
+LANGUAGE_CHOICES = ("en", "zh", "ru", "ar")
 
 
 def register(group: click.Group) -> None:
@@ -68,23 +71,39 @@ def register(group: click.Group) -> None:
     @group.command("export")
     @click.argument("schedule", type=click.Path(dir_okay=False, path_type=Path))
     @click.option("--scenario", "scenario", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The scenario the schedule was made from.")
-    @click.option("-f", "--format", "formats", multiple=True, type=click.Choice(FORMAT_CHOICES), help="ics, xlsx, csv, html or all; repeat for several [default: all].")
+    @click.option("-f", "--format", "formats", multiple=True, type=click.Choice(FORMAT_CHOICES), help="ics, agendas, xlsx, csv, html or all; repeat for several [default: all].")
     @click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Export folder (created if needed; earlier export files in it are replaced).")
+    @click.option(
+        "--language", "language", type=click.Choice(LANGUAGE_CHOICES), default=None,
+        help="Write every participant's calendar, agenda page and CSV text in this language (en, zh = Simplified Chinese, ru, ar) "
+        "[default: each participant's first listed language when it is one of these, else en].",
+    )
+    @click.option(
+        "--organizer-language", "organizer_language", type=click.Choice(LANGUAGE_CHOICES), default="en", show_default=True,
+        help="Language of the organizer's files: schedule.xlsx, report.html and the calendars of shared places.",
+    )
     @allow_other_event_option(
         "Export even though SCHEDULE was made for another event (its scenario name differs from "
         "--scenario's, or it has meetings on days that are not days of the fair), e.g. after renaming the fair: "
         "matchmaker export out/schedule.json --scenario fair-renamed.json -o out/export --allow-other-event"
     )
     @library_errors
-    def export_command(schedule, scenario, formats, outdir, allow_other_event):
-        """Export a schedule as calendars, a workbook, a CSV and an HTML report.
+    def export_command(schedule, scenario, formats, outdir, allow_other_event, language, organizer_language):
+        """Export a schedule as calendars, agenda pages, a workbook, a CSV and an HTML report.
 
         \b
         Writes into OUTDIR:
           ics/buyer-ID.ics, ics/exhibitor-ID.ics, ics/location-ID.ics   (--format ics)
+          agendas/buyer-ID.html, agendas/exhibitor-ID.html              (--format agendas)
           schedule.xlsx                                                 (--format xlsx)
           meetings.csv                                                  (--format csv)
           report.html                                                   (--format html)
+
+        Calendars, agenda pages and the CSV's text columns are in each
+        participant's language: the first of their `languages` when it is
+        English, Chinese (Simplified), Russian or Arabic, else English
+        (--language forces one). The workbook and the report are in
+        --organizer-language.
 
         SCHEDULE must be a schedule of the fair in --scenario (same name, meetings
         on its days), else nothing is written (see --allow-other-event). A
@@ -101,6 +120,7 @@ def register(group: click.Group) -> None:
         Example:
           matchmaker export out/schedule.json --scenario fair.json -o out/export
           matchmaker export out/schedule.json --scenario fair.json --format ics --format html -o out/export
+          matchmaker export out/schedule.json --scenario fair.json -f agendas --language en -o out/english
         """
         from ..io.export import FORMATS, export_schedule
         from ..spec.scenario import load_scenario
@@ -111,14 +131,18 @@ def register(group: click.Group) -> None:
         loaded_scenario = load_scenario(scenario)
         try:
             written = export_schedule(
-                loaded_schedule, loaded_scenario, chosen, outdir, schedule_file=str(schedule), allow_other_event=allow_other_event
+                loaded_schedule, loaded_scenario, chosen, outdir, schedule_file=str(schedule), allow_other_event=allow_other_event,
+                language=language, organizer_language=organizer_language,
             )
         except DifferentEventError as error:
             raise other_event_refusal(error, schedule) from None
         calendars = [p for p in written if p.suffix == ".ics"]
+        pages = [p for p in written if p.parent == outdir / "agendas"]
         for path in written:
-            if path.suffix != ".ics":
+            if path not in calendars and path not in pages:
                 click.echo(f"wrote {path}")
         if calendars:
             click.echo(f"wrote {len(calendars)} calendars to {calendars[0].parent}")
+        if pages:
+            click.echo(f"wrote {len(pages)} agenda pages to {pages[0].parent}")
         click.echo(f"{len(loaded_schedule.meetings)} meetings, schedule version {loaded_schedule.version}")

@@ -21,7 +21,7 @@ from ..analysis.diff import ChangeReport, diff_schedules
 from ..errors import DifferentEventError, MatchmakerError, OutputExistsError
 from ..io.files import check_writable_folder, refuse_overwrite, write_atomic
 from ..io.generate import PRESETS, generate_scenario
-from ..pipeline import Progress, SolveOptions, reschedule, solve
+from ..pipeline import Progress, SolveOptions, connect_cluster, reschedule, solve
 from ..solver.replan import Moment, check_same_event, file_sha256
 from ..spec.scenario import bundled_scenario_path, load_scenario, scenario_json_schema
 from ..spec.schedule import Schedule, bound_text, load_schedule
@@ -51,11 +51,13 @@ def main(verbose: int) -> None:
 
 
 def _terminal_progress(progress: Progress) -> None:
-    click.echo(
-        f"\r  {progress.stage}: {progress.seconds:6.1f}s  best {progress.objective:,.0f}  bound {progress.bound:,.0f}   ",
-        err=True,
-        nl=False,
-    )
+    if progress.objective is not None:
+        figures = f"best {progress.objective:,.0f}  bound {progress.bound:,.0f}"
+    elif progress.value is not None:
+        figures = f"meeting value {progress.value:,}" + (f" of at most {progress.value_bound:,}" if progress.value_bound else "")
+    else:
+        figures = ""
+    click.echo(f"\r  {progress.stage}: {progress.seconds:6.1f}s  {figures}   ", err=True, nl=False)
 
 
 def solve_options(command):
@@ -72,6 +74,8 @@ def solve_options(command):
             click.option("--policy", type=click.Choice(["keep", "minimal", "full"]), default="keep", show_default=True, help="With --previous: keep published meetings, move few of them, or re-optimize freely."),
             click.option("--max-changes-per-participant", type=click.IntRange(min=0), default=None, help="With --policy minimal: hard cap on moved/cancelled meetings per participant."),
             click.option("--freeze-before", default=None, metavar="'YYYY-MM-DD HH:MM'", help="With --previous: nothing before this local time changes or is added."),
+            click.option("--cluster", default=None, metavar="tcp://HOST:PORT", help="Send the solve's tasks (day parts, portfolio members) to this Dask scheduler's workers (docs/cluster.md); unreachable: exit 2."),
+            click.option("--portfolio", type=click.IntRange(min=1), default=None, help="With --cluster: members (seeds) racing on one-model solves (small fairs, brokerage events) [default: one per task slot]."),
             click.option("-q", "--quiet", is_flag=True, help="Print only the headline, not every buyer's count."),
             allow_other_event_option(
                 "With --previous: accept a previous schedule made for another event (its scenario name differs, "
@@ -122,12 +126,26 @@ def reschedule_command(scenario, previous, **kwargs):
     _solve(scenario, previous, **kwargs)
 
 
-def _process_started() -> float:
-    """The ``time.monotonic()`` reading when this process started (Linux), else now.
+def run() -> None:
+    """The console command (``matchmaker``, ``python -m matchmaker``): the process is the command."""
+    main(obj=STANDALONE)
 
-    Python's start-up and imports take 0.5-2 s on a busy machine; counting them keeps the
-    whole command within --time-limit.
-    """
+
+STANDALONE = "standalone"  # click's ctx.obj of a console run (CliRunner and other embedders leave it None)
+
+
+def _solve_started() -> float:
+    """When ``--time-limit`` starts counting: the process' start in a console run (Python's start-up
+    and imports take 0.5-2 s on a busy machine, and count), else now (an embedded run, e.g. a test
+    through CliRunner, whose process may have started long before)."""
+    context = click.get_current_context(silent=True)
+    if context is not None and context.find_root().obj == STANDALONE:
+        return _process_started()
+    return time.monotonic()
+
+
+def _process_started() -> float:
+    """The ``time.monotonic()`` reading when this process started (Linux), else now."""
     now = time.monotonic()
     try:
         with open("/proc/self/stat") as stat:
@@ -139,8 +157,8 @@ def _process_started() -> float:
 
 
 def _solve(scenario, previous, outdir, time_limit, workers, seed, deterministic, strategy, candidates_per_meeting,
-           policy, max_changes_per_participant, freeze_before, quiet, allow_other_event, force):
-    started = _process_started()  # --time-limit counts from here: start-up and loading are part of the solve
+           policy, max_changes_per_participant, freeze_before, cluster, portfolio, quiet, allow_other_event, force):
+    started = _solve_started()  # --time-limit counts from here: start-up and loading are part of the solve
     path = scenario or bundled_scenario_path()
     target = outdir / "schedule.json"
     if previous is None and (policy != "keep" or freeze_before or max_changes_per_participant is not None or allow_other_event):
@@ -152,6 +170,10 @@ def _solve(scenario, previous, outdir, time_limit, workers, seed, deterministic,
     if previous is not None and target.resolve() == previous.resolve():
         raise OutputExistsError(f"{target} is the previous schedule; write the re-plan to another folder")
     refuse_overwrite(target, force)  # before solving, so no work is wasted
+    if portfolio is not None and cluster is None:
+        raise click.UsageError("--portfolio needs --cluster")
+    if cluster:
+        connect_cluster(cluster)  # an unreachable scheduler: exit 2 before anything is read or written
     loaded = load_scenario(path)
     check_writable_folder(outdir)
     options = SolveOptions(
@@ -163,6 +185,8 @@ def _solve(scenario, previous, outdir, time_limit, workers, seed, deterministic,
         candidates_per_meeting=candidates_per_meeting,
         on_progress=_terminal_progress if sys.stderr.isatty() else None,
         started=started,
+        cluster=cluster,
+        portfolio=portfolio,
     )
     if previous is None:
         schedule, report = solve(loaded, options), None
@@ -256,7 +280,8 @@ def summary(schedule: Schedule, quiet: bool = False) -> str:
         ),
     ]
     if solver is not None:  # its objective and bound are in the solver's own units: schedule.json only
-        lines.append(f"  solver: {solver.status} ({getattr(solver, 'strategy', '?')}) in {solver.seconds:.1f}s")
+        where = "" if solver.engine == "local" else f" on {solver.engine}, {solver.tasks} tasks"
+        lines.append(f"  solver: {solver.status} ({getattr(solver, 'strategy', '?')}) in {solver.seconds:.1f}s{where}")
         lines.append(f"  {solver.message}")
     if not quiet:
         counts = stats.meetings_per_buyer or Counter(m.buyer for m in schedule.meetings)

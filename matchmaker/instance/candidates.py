@@ -17,7 +17,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..spec.scenario import Scenario, Weights
+from ..spec.scenario import (
+    RequestGroup,
+    Scenario,
+    Weights,
+    combine_sides,
+    request_groups,
+)
 from .slots import SlotGrid, build_slot_grid
 
 logger = logging.getLogger(__name__)
@@ -66,6 +72,12 @@ class Candidate:
     request_by: str | None = None
     pinned_slot: int | None = None
     previous_slot: int | None = None  # where a re-planned schedule had this meeting (minimal policy)
+    # A pair asked to meet k times has k candidates, its "copies", each one meeting: repeat 0..k-1
+    # of its request group (``meetings`` = k). Copies differ only by index and repeat unless a
+    # pin, a session or a re-plan tells them apart.
+    repeat: int = 0
+    meetings: int = 1
+    session: str | None = None  # "morning" | "afternoon" when its request group asks for one
 
     @property
     def committed(self) -> bool:
@@ -82,6 +94,7 @@ class DroppedRequest:
     level: str
     by: str
     reason: str
+    meetings: int = 1  # meetings the request asked for (all of them are lost)
 
 
 @dataclass
@@ -163,23 +176,32 @@ def needs_interpreter(buyer_languages: list[str], exhibitor_languages: list[str]
 def merge_requests(scenario: Scenario) -> dict[tuple[str, str], tuple[str, str]]:
     """Requests per pair: buyer + exhibitor wishes combine to "both"; must wins over want."""
     merged: dict[tuple[str, str], tuple[str, str]] = {}
-    for request in scenario.requests:
-        key = (request.buyer, request.exhibitor)
-        if key not in merged:
-            merged[key] = (request.by, request.level)
-            continue
-        by, level = merged[key]
-        merged[key] = (_combine_sides(by, request.by), "must" if "must" in (level, request.level) else "want")
+    for pair, groups in request_groups(scenario.requests).items():
+        by = groups[0].by
+        for group in groups[1:]:
+            by = combine_sides(by, group.by)
+        merged[pair] = (by, "must" if any(g.level == "must" for g in groups) else "want")
     return merged
 
 
-def _combine_sides(first: str, second: str) -> str:
-    sides = {first, second}
-    if "both" in sides or {"buyer", "exhibitor"} <= sides:
-        return "both"
-    if "organizer" in sides:
-        return "organizer"
-    return first
+def requested_meetings(scenario: Scenario) -> dict[tuple[str, str], int]:
+    """How many meetings each requested pair asks for, over all its request groups."""
+    return {pair: sum(g.meetings for g in groups) for pair, groups in request_groups(scenario.requests).items()}
+
+
+def interchangeable_copies(instance: Instance) -> list[list[int]]:
+    """Runs of a pair's copies that differ only by index and repeat, each in repeat order (runs of two or more).
+
+    Any of their schedules can be relabelled so that the copies that meet are the
+    first ones, in time order: the model orders them (model/pairs.py) and hints are
+    relabelled that way (MeetingVars.hint_placement).
+    """
+    runs: dict[tuple, list[Candidate]] = defaultdict(list)
+    for c in instance.candidates:
+        if c.meetings > 1 and c.pinned_slot is None and c.previous_slot is None:
+            key = (c.buyer, c.exhibitor, c.session, c.request_level, c.request_by, c.value, c.location, c.interpreter, tuple(c.slots))
+            runs[key].append(c)
+    return [[c.index for c in sorted(run, key=lambda c: (c.repeat, c.index))] for run in runs.values() if len(run) > 1]
 
 
 def build_instance(
@@ -231,9 +253,11 @@ def build_instance(
     party_index = {p.id: i for i, p in enumerate(parties)}
     free_sets = [set(p.free) for p in parties]
 
-    requests = merge_requests(scenario)
+    groups_of = request_groups(scenario.requests)
     blocked = {(b.buyer, b.exhibitor): b.reason for b in scenario.blocked}
-    pinned = {(p.buyer, p.exhibitor): grid.slot_at(p.date, p.start) for p in scenario.pinned}
+    pinned: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for p in scenario.pinned:
+        pinned[(p.buyer, p.exhibitor)].append(grid.slot_at(p.date, p.start))
 
     # Exhibitors by offered category, so matching is not a full buyer x exhibitor scan.
     by_category: dict[str, list[int]] = defaultdict(list)
@@ -245,12 +269,12 @@ def build_instance(
     dropped: list[DroppedRequest] = []
     requested_by_buyer: dict[str, list[str]] = defaultdict(list)
     exhibitors_by_id = {e.id: i for i, e in enumerate(scenario.exhibitors)}
-    for buyer_id, exhibitor_id in [*requests, *pinned, *forced_pairs]:
+    for buyer_id, exhibitor_id in [*groups_of, *pinned, *forced_pairs]:
         if exhibitor_id in exhibitors_by_id:
             requested_by_buyer[buyer_id].append(exhibitor_id)
 
-    session_of = {(r.buyer, r.exhibitor): r.session for r in scenario.requests if r.session is not None}
     session_slots = {name: set(slots_of_session(grid, name)) for name in ("morning", "afternoon")}
+    pair_maker = _PairMaker(groups_of, blocked, pinned, session_slots, language_index, capacity, candidates, dropped)
 
     for b_index, buyer in enumerate(scenario.buyers):
         pool = set()
@@ -263,49 +287,21 @@ def build_instance(
         buyer_sectors = set(buyer.sectors)
         for e_index in sorted(pool):
             exhibitor = scenario.exhibitors[e_index]
-            key = (buyer.id, exhibitor.id)
-            by, level = requests.get(key, (None, None))
-            if key in blocked:
-                if level is not None:
-                    reason = f"{buyer.id} and {exhibitor.id} are a blocked pair" + (f" ({blocked[key]})" if blocked[key] else "")
-                    dropped.append(DroppedRequest(buyer.id, exhibitor.id, level, by, reason))
-                continue
             interest = sum(w for cat, w in buyer.interests.items() if cat in exhibitor.offers)
             e_party = num_buyers + e_index
-            common = free_sets[b_index] & free_sets[e_party]
-            if key in session_of:
-                common &= session_slots[session_of[key]]
-            language = needs_interpreter(buyer.languages, exhibitor.languages, buyer.own_interpreter)
-            both_free = bool(common)
-            common, lang_index = _staffed(common, language, language_index, capacity)
-            if not common:
-                if level is not None:
-                    reason = _no_slot_reason(key, language, session_of.get(key), both_free)
-                    dropped.append(DroppedRequest(buyer.id, exhibitor.id, level, by, reason))
-                continue
-            location = scenario.meeting_location(exhibitor)
-            loc_index = location_index[location]
-            candidates.append(
-                Candidate(
-                    index=-1,
-                    buyer=b_index,
-                    exhibitor=e_party,
-                    value=pair_value(weights, interest, bool(buyer_sectors & set(exhibitor.sectors)), by, buyer.priority),
-                    location=loc_index,
-                    hall=hall_index[scenario.locations[loc_index].hall],
-                    slots=sorted(common),
-                    interpreter=lang_index,
-                    request_level=level,
-                    request_by=by,
-                    pinned_slot=pinned.get(key),
-                )
+            loc_index = location_index[scenario.meeting_location(exhibitor)]
+            common_sector = bool(buyer_sectors & set(exhibitor.sectors))
+            pair_maker.add(
+                (buyer.id, exhibitor.id), b_index, e_party, free_sets[b_index] & free_sets[e_party],
+                needs_interpreter(buyer.languages, exhibitor.languages, buyer.own_interpreter),
+                lambda by, interest=interest, common_sector=common_sector, priority=buyer.priority: pair_value(
+                    weights, interest, common_sector, by, priority
+                ),
+                loc_index, hall_index[scenario.locations[loc_index].hall],
             )
 
     if scenario.participants:
-        _participant_candidates(
-            scenario, grid, parties, party_index, free_sets, requests, blocked, pinned, session_of, session_slots,
-            language_index, capacity, location_index, hall_index, candidates, dropped,
-        )
+        _participant_candidates(scenario, party_index, free_sets, pinned, location_index, hall_index, pair_maker)
 
     raise_exhibitor_minimums(scenario, parties, {c.exhibitor for c in candidates})
 
@@ -359,55 +355,77 @@ def slots_of_session(grid: SlotGrid, name: str) -> list[int]:
     return out
 
 
-def _participant_candidates(
-    scenario, grid, parties, party_index, free_sets, requests, blocked, pinned, session_of, session_slots,
-    language_index, capacity, location_index, hall_index, candidates, dropped,
-) -> None:
+def _participant_candidates(scenario, party_index, free_sets, pinned, location_index, hall_index, pair_maker) -> None:
     """Requested or pinned pairs with a kind-neutral participant on at least one side; they meet at shared_location."""
     participant_ids = {p.id for p in scenario.participants}
     people = {p.id: p for p in [*scenario.buyers, *scenario.exhibitors, *scenario.participants]}
     loc_index = location_index[scenario.shared_location]
     hall = hall_index[scenario.locations[loc_index].hall]
-    for key in dict.fromkeys([*requests, *pinned]):
+    for key in dict.fromkeys([*pair_maker.groups_of, *pinned]):
         a_id, b_id = key
         if a_id not in participant_ids and b_id not in participant_ids:
             continue
-        by, level = requests.get(key, (None, None))
-        if key in blocked:
-            if level is not None:
-                reason = f"{a_id} and {b_id} are a blocked pair" + (f" ({blocked[key]})" if blocked[key] else "")
-                dropped.append(DroppedRequest(a_id, b_id, level, by, reason))
-            continue
         a, b = party_index[a_id], party_index[b_id]
-        common = free_sets[a] & free_sets[b]
-        if key in session_of:
-            common &= session_slots[session_of[key]]
         person_a, person_b = people[a_id], people[b_id]
-        language = needs_interpreter(person_a.languages, person_b.languages, getattr(person_a, "own_interpreter", False))
-        both_free = bool(common)
-        common, lang_index = _staffed(common, language, language_index, capacity)
-        if not common:
-            if level is not None:
-                reason = _no_slot_reason(key, language, session_of.get(key), both_free)
-                dropped.append(DroppedRequest(a_id, b_id, level, by, reason))
-            continue
         priority = getattr(person_a, "priority", 1)
         common_sector = bool(set(person_a.sectors) & set(person_b.sectors))
-        candidates.append(
-            Candidate(
-                index=-1,
-                buyer=a,
-                exhibitor=b,
-                value=pair_value(scenario.weights, 0, common_sector, by, priority),
-                location=loc_index,
-                hall=hall,
-                slots=sorted(common),
-                interpreter=lang_index,
-                request_level=level,
-                request_by=by,
-                pinned_slot=pinned.get(key),
-            )
+        pair_maker.add(
+            key, a, b, free_sets[a] & free_sets[b],
+            needs_interpreter(person_a.languages, person_b.languages, getattr(person_a, "own_interpreter", False)),
+            lambda by, common_sector=common_sector, priority=priority: pair_value(scenario.weights, 0, common_sector, by, priority),
+            loc_index, hall,
         )
+
+
+@dataclass
+class _PairMaker:
+    """Turns one pair that may meet into its candidates: one per requested meeting (copies), pins assigned."""
+
+    groups_of: dict[tuple[str, str], list[RequestGroup]]
+    blocked: dict[tuple[str, str], str]
+    pinned: dict[tuple[str, str], list[int]]
+    session_slots: dict[str, set[int]]
+    language_index: dict[str, int]
+    capacity: list[list[int]]
+    candidates: list[Candidate]
+    dropped: list[DroppedRequest]
+
+    def add(
+        self, key: tuple[str, str], a: int, b: int, both_free: set[int], language: str | None,
+        value_of: Callable[[str | None], int], location: int, hall: int,
+    ) -> None:
+        groups = self.groups_of.get(key)
+        if key in self.blocked:
+            for group in groups or ():
+                reason = f"{key[0]} and {key[1]} are a blocked pair" + (f" ({self.blocked[key]})" if self.blocked[key] else "")
+                self.dropped.append(DroppedRequest(key[0], key[1], group.level, group.by, reason, group.meetings))
+            return
+        if groups is None:  # matching, pinned or forced only: one meeting
+            groups = [RequestGroup(None, 1, None, None)]
+        copies: list[Candidate] = []
+        for group in groups:
+            common = both_free if group.session is None else both_free & self.session_slots[group.session]
+            slots, lang_index = _staffed(common, language, self.language_index, self.capacity)
+            if not slots:
+                if group.level is not None:
+                    reason = _no_slot_reason(key, language, group.session, bool(common))
+                    self.dropped.append(DroppedRequest(key[0], key[1], group.level, group.by, reason, group.meetings))
+                continue
+            for repeat in range(group.meetings):
+                copies.append(
+                    Candidate(
+                        index=-1, buyer=a, exhibitor=b, value=value_of(group.by), location=location, hall=hall,
+                        slots=sorted(slots), interpreter=lang_index, request_level=group.level, request_by=group.by,
+                        repeat=repeat, meetings=group.meetings, session=group.session,
+                    )
+                )
+        # Each pin takes a copy that may meet then (validation allows no more pins than meetings).
+        for slot in sorted(s for s in self.pinned.get(key, ()) if s is not None):
+            free = [c for c in copies if c.pinned_slot is None]
+            if free:
+                taker = next((c for c in free if slot in c.slots), free[0])
+                taker.pinned_slot = slot
+        self.candidates.extend(copies)
 
 
 def _staffed(

@@ -335,6 +335,7 @@ REQUEST_COLUMNS: dict[str, Column] = {
     "exhibitor": Column("exhibitor", _text, required=True),
     "by": Column("by", _lower),
     "level": Column("level", _lower),
+    "meetings": Column("meetings", parse_int),  # a follow-up or a second team member: the pair meets this often
 }
 
 BLOCKED_COLUMNS: dict[str, Column] = {

@@ -26,7 +26,7 @@ from ..instance.candidates import (
     raise_exhibitor_minimums,
 )
 from ..instance.pair_table import PairTable, match_pairs
-from ..spec.scenario import Scenario
+from ..spec.scenario import MAX_REPEAT_MEETINGS, Scenario
 from .selection import selection_program
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ TOLERANCE = 1e-6  # a reduced cost above this prices a pair in
 # the first estimated per candidate (xl: 15 s for 190,039 candidates on 2 shared cores), the
 # others as long as the previous one, which a cut-short PDLP would only waste.
 ROUND_SECONDS_PER_CANDIDATE = 8e-5
+MAX_COPIES = 2 * MAX_REPEAT_MEETINGS  # candidates of one pair: its morning and afternoon meetings
 
 
 @dataclass
@@ -117,15 +118,25 @@ def _top_sums(groups: np.ndarray, values: np.ndarray, counts: np.ndarray) -> np.
 def _program_rows(table: PairTable, instance: Instance) -> np.ndarray:
     """Per table row, the candidate of ``instance`` it is (-1 when the instance does not have it)."""
     parties = len(instance.parties)
-    keys = table.keys(parties)
+    # A pair asked to meet k times has k rows and k candidates (its copies): the n-th row of a
+    # pair is its n-th candidate, so each key is (pair, occurrence).
+    keys = _with_occurrence(table.keys(parties))
     order = np.argsort(keys, kind="stable")
-    candidate_keys = np.array([c.buyer * parties + c.exhibitor for c in instance.candidates], dtype=np.int64)
+    candidate_keys = _with_occurrence(np.array([c.buyer * parties + c.exhibitor for c in instance.candidates], dtype=np.int64))
     found = np.searchsorted(keys[order], candidate_keys)
     if candidate_keys.size and (np.any(found >= keys.size) or np.any(keys[order[np.minimum(found, keys.size - 1)]] != candidate_keys)):
         raise ValueError("a candidate is missing from the pair table")
     rows = np.full(keys.size, -1, dtype=np.int64)
     rows[order[found]] = np.arange(candidate_keys.size)
     return rows
+
+
+def _with_occurrence(keys: np.ndarray) -> np.ndarray:
+    """``keys`` made unique by how often each occurred before: key * MAX_COPIES + occurrence."""
+    order = np.argsort(keys, kind="stable")
+    occurrence = np.empty_like(keys)
+    occurrence[order] = _ranks(keys[order])
+    return keys * MAX_COPIES + occurrence
 
 
 def price(table: PairTable, program) -> Pricing:

@@ -43,17 +43,14 @@ from .model import HARD_RULES
 from .model.breaks import party_break_var
 from .model.fairness import add_break_fairness
 from .model.pairs import add_must_requests, add_pinned
+from .model.precedence import precedence_pairs
 from .model.variables import MeetingVars, create_meeting_vars
-from .run import ProgressCallback
+from .run import ProgressCallback, lead_subsolvers
 
 logger = logging.getLogger(__name__)
 
 PATTERN_CAP = 4000  # patterns per participant above which it keeps the block-start counter
 TOTAL_PATTERN_CAP = 60_000  # patterns in one model
-# Stage-1 workers, all full searches: search without LP finds the schedule (tic-13.prec15 0.75 s,
-# forumt-14 0.2 s, where max_lp led took 3-30 s) and the strong LP refutes "everyone at its fewest
-# breaks" when that is impossible (tic-13crafc: 0.2 s; search without LP does not in 30 s).
-STAGE1_SUBSOLVERS = ["no_lp", "max_lp", "quick_restart", "default_lp", "core", "pseudo_costs", "reduced_costs", "lb_tree_search"]
 LARGE_PATTERNS = 10_000  # patterns above which stage 2 uses the generic model
 # Local search between stage 1 and stage 2 (tic-13crafc: the optimum 4 in 1-3 s, where stage 2 alone took 17-60 s).
 SEARCH_ITERATIONS = 250_000
@@ -239,12 +236,12 @@ class PatternModel:
 
 
 def build_pattern_model(
-    instance: Instance, chosen: dict[int, PartyPatterns], lower: int = 0, fixed: dict[int, int] | None = None
+    instance: Instance, chosen: dict[int, PartyPatterns], lower: int = 0
 ) -> PatternModel:
     """Every hard rule, then per participant the pattern link (or the block-start counter), fairness and total breaks.
 
-    ``chosen`` maps participants to their patterns; the others get ``party_break_var``,
-    held at ``fixed[p]`` breaks when given. ``lower`` is a known lower bound on the total.
+    ``chosen`` maps participants to their patterns; the others get ``party_break_var``.
+    ``lower`` is a known lower bound on the total.
     """
     model = cp_model.CpModel()
     mv = create_meeting_vars(model, instance)
@@ -261,8 +258,6 @@ def build_pattern_model(
         if patterns is None:
             var = party_break_var(model, instance, mv, party)
             if var is not None:
-                if fixed and party in fixed:
-                    model.add(var == fixed[party])
                 breaks[party] = var
                 objective.append(var)
                 fallback += 1
@@ -312,9 +307,7 @@ def _add_scheduling_view(model: cp_model.CpModel, instance: Instance, mv: Meetin
         for c in own:
             model.add(time_of[c] >= first)
             model.add(time_of[c] <= last)
-    by_pair = {(c.buyer, c.exhibitor): c.index for c in instance.candidates}
-    for before, after in instance.precedences:
-        a, b = by_pair.get(before), by_pair.get(after)
+    for a, b in precedence_pairs(instance):  # every meeting of a repeated pair
         if a in time_of and b in time_of:
             model.add(time_of[a] < time_of[b])
 
@@ -495,15 +488,15 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
         best.lower, sum(len(p.patterns) for p in fewest.patterns.values()), "whole" if fewest.exact else "cut at the cap",
     )
     used = 0.0  # shares of the limit spent (deterministic budgets)
-    # --- issue 15: "total breaks <= k?" for k = the floor sum, +1, ... (breaks_exact.py) replaces stage 1 ---
-    asked = _ask(instance, run, fewest, questions=1, most=share("breaks_first_question"))
+    # "Total breaks <= k?" for k = the floor sum (breaks_exact.py): settles most real events at once.
+    spent = [0.0]  # by the questions so far (their share of the limit is shared)
+    asked = _ask(instance, run, fewest, spent, questions=1, most=share("breaks_first_question"))
     best.lower = max(best.lower, asked.lower)
     if asked.placed is not None:
         best.offer(asked.placed, asked.total)
         return best.finish(info)
     if asked.refuted_all:
         best.schedule()  # no schedule within the fairness cap: the commitments step names the conflict and raises
-    # --- end issue 15 ---
     patterns = all_patterns(instance)
     large = _large(instance, patterns)
     if not large:
@@ -516,8 +509,11 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
             if best.proven:
                 return best.finish(info)
         used += share("breaks_search")
-        # --- issue 15: ask k = the bound, +1, ... ---
-        asked = _ask(instance, run, fewest, start=best.lower)
+        # A complete schedule before the questions, which may use their whole share undecided: the stages
+        # after them need it as a hint, and a solve that runs out of time returns it (before, forum-13crafc
+        # and ticf-13crafc ended some seeds with no schedule at all).
+        best.schedule()
+        asked = _ask(instance, run, fewest, spent, start=best.lower)
         best.lower = max(best.lower, asked.lower)
         if asked.placed is not None:
             best.offer(asked.placed, asked.total)
@@ -527,7 +523,6 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
             if best.proven:
                 return best.finish(info)
     used += share("breaks_exact")
-    # --- end issue 15 ---
     if instance.precedences or large:
         # With precedences the pattern stages find schedules slowly, and a big pattern model (forum-13.fixed020:
         # 26,666 patterns, 15 participants on the counter) neither improves the schedule nor the LP bound 17:
@@ -547,13 +542,14 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
 
 
 def _ask(
-    instance: Instance, run, fewest: Fewest, start: int | None = None, questions: int | None = None, most: float | None = None
+    instance: Instance, run, fewest: Fewest, spent: list[float], start: int | None = None, questions: int | None = None,
+    most: float | None = None,
 ) -> breaks_exact.Asked:
-    """The feasibility loop of ``breaks_exact``; all its calls in one solve share ``breaks_exact`` of the limit (issue 15).
+    """The feasibility loop of ``breaks_exact``; all its calls in one solve share ``breaks_exact`` of the limit,
+    ``spent`` (seconds, or deterministic time units) being what the earlier calls used.
 
     ``most``: this call's share of the limit at most (the first question keeps time for the fallback stages).
     """
-    spent = _spent(run)
     limit = share("breaks_exact") * run.options.time_limit
     if most is not None:
         limit = min(limit, spent[0] + most * run.options.time_limit)
@@ -571,13 +567,6 @@ def _ask(
 
     cap = break_cap(instance, _own_meetings(instance))
     return breaks_exact.ask_loop(instance, fewest.floor, cap, ask, left, start, questions)
-
-
-def _spent(run) -> list[float]:
-    """Seconds (deterministic: time units) the feasibility loop has used in this solve, shared across its calls."""
-    if not hasattr(run, "_breaks_exact_spent"):
-        run._breaks_exact_spent = [0.0]
-    return run._breaks_exact_spent
 
 
 def _local_search(instance: Instance, run, best: _Best) -> None:
@@ -643,17 +632,6 @@ class _Best:
         return self.schedule()
 
 
-def _fewest_is_all(instance: Instance, fewest: Fewest) -> bool:
-    """Every participant's fewest breaks is already the most it may have (e.g. fairness d = 0): no other patterns."""
-    own_of = _own_meetings(instance)
-    cap = break_cap(instance, own_of)
-    return all(
-        fewest.floor[party] >= (len(own) - 1 if cap is None else min(cap, len(own) - 1))
-        for party, own in enumerate(own_of)
-        if len(own) >= 2
-    )
-
-
 def _large(instance: Instance, patterns: dict[int, PartyPatterns]) -> bool:
     """The stage-2 pattern model is big: many patterns, or participants left on the block-start counter."""
     own_of = _own_meetings(instance)
@@ -688,13 +666,9 @@ def run_stage(
     """
     solver = cp_model.CpSolver()
     run.configure(solver, budget)
-    workers = solver.parameters.num_workers
-    if workers >= 2:
-        solver.parameters.subsolvers.extend(subsolvers[:workers])
-        if every_worker_full:
-            solver.parameters.num_full_subsolvers = min(workers, len(subsolvers))
-    elif subsolvers:
-        solver.parameters.linearization_level = 2
+    # One worker (a one-core portfolio member, --workers 1) runs the stage's lead by name: `core` proves
+    # forum-13.fixed020's 20 where the LP-led worker left the greedy's 82 breaks in 30 s.
+    lead_subsolvers(solver.parameters, subsolvers, run.options.member, every_worker_full, one_worker_leads=True)
     options = run.options
     callback = ProgressCallback(stage, run.started, options.on_progress) if options.on_progress else None
     status = solver.solve(model, callback)

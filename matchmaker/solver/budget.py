@@ -25,7 +25,7 @@ SHARES: dict[str, float] = {
     # for the shrink solves, each capped at DIAGNOSIS_SHRINK_SECONDS (out of time: a larger set is named)
     # --- small fairs: one monolithic CP-SAT model ---
     "flow_bound": 0.15,  # limit. Subgradient rounds of the flow bound; only a statistic, so it is skipped (the
-    # counting and LP bounds stand) when even its first round (FLOW_ROUND_PER_PAIR) does not fit
+    # counting and LP bounds stand) when FLOW_MIN_ROUNDS rounds (FLOW_ROUND_PER_PAIR) do not fit
     "monolithic": 0.9,  # deterministic: limit (the rest for the flow bound and commitments); wall clock: all left
     # --- large fairs: decomposition (docs/performance.md, "Strategy") ---
     "column_generation": 0.3,  # left. xl: 3 rounds of ~30 s at 600 s; a round is started only when it fits
@@ -34,6 +34,9 @@ SHARES: dict[str, float] = {
     # then it stops); the restricted HiGHS vertex gets the rest (large: 3 s, xl: 134 s)
     "day_value": 0.5,  # stage (a day's time). Value phase; compaction gets the rest and what value left
     "day_keep_attempt": 0.7,  # stage (what is left of a day's value phase): one attempt to timetable the selection
+    "day_fallback_from_compaction": 0.5,  # stage (a day's compaction). When the keep attempt found no
+    # timetable, the fallback (the greedy's meetings kept) may use this part of compaction's time too
+    "day_compact_moves": 0.2,  # stage (a day's compaction), at most: the polish's moves before its model
     "fixed_day_value": 0.55,  # limit, split by the days' meetings (deterministic runs cannot pass time on)
     "fixed_day_compact": 0.45,  # limit, likewise
     "insertion": 0.5,  # left after the merge: selected meetings the days left out, then other pairs; polish the rest
@@ -76,14 +79,27 @@ STATISTICS_SECONDS = 0.3
 STATISTICS_PER_PAIR = 2e-6
 STATISTICS_PER_POOL_ROW = 1.2e-6
 
-# The flow bound's first round, per matching pair (anping, 29k pairs: 1.0-1.1 s on 2 shared cores).
+# The flow bound's first round, per matching pair (anping, 29k pairs: 1.0-1.1 s on 2 shared cores). Its
+# first round alone is looser than the selection LP's bound (Anping seed 1: 52,573 against 50,818), so it
+# runs only when a few rounds fit (at Anping: from a limit of about 15 s).
 FLOW_ROUND_PER_PAIR = 3.7e-5
+FLOW_MIN_ROUNDS = 2
 
 # Non-interruptible steps of the decomposition, estimated from their size to decide whether they fit:
 # a day model's build (MIN_DAY_SECONDS per day below which timetabling is skipped), process start-up.
 MIN_DAY_SECONDS = 1.0
 PROCESS_STARTUP = 1.5  # seconds a spawned day process takes to import the solver
 
+
+# A Dask cluster (``--cluster``; executor.py, docs/cluster.md). A task's budget counts from its
+# submission, so a task that waited in the cluster's queue or was re-run after its worker was lost
+# gets only what is left of it.
+CLUSTER_CONNECT_SECONDS = 8.0  # the scheduler must answer within this (a wrong address: exit 2 within 15 s, start-up included)
+TASK_STARTUP = 0.5  # seconds from submitting a task to its start on a warm worker (a 1.5 MB Anping day part)
+TASK_GRACE_SECONDS = 1.0  # how long after its budget the client still waits for a task's answer, then runs it here
+CLUSTER_POLL_SECONDS = 0.25  # how often the client looks at its tasks, the solve's stop and the workers
+NO_WORKERS_SECONDS = 2.0  # a cluster without a worker this long: its tasks run here
+MAX_PORTFOLIO = 8  # members of a portfolio (seeds racing on one model), at most; default: one per task slot
 
 # Writing the schedule file and the summary after the explanations (xl: 15 MB of JSON, about 0.3 s),
 # and the process' exit (freeing the instance and the solver's threads: 0.2-0.5 s).

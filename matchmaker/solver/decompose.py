@@ -15,9 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import multiprocessing
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
@@ -30,10 +28,19 @@ from . import bounds
 from .bounds import Bounds
 from .budget import (
     MIN_DAY_SECONDS,
+    MIN_STAGE_SECONDS,
     PROCESS_STARTUP,
+    TASK_STARTUP,
     merge_seconds,
     share,
     statistics_seconds,
+)
+from .executor import (
+    LocalTasks,
+    TaskContext,
+    either_stop,
+    local_processes_allowed,
+    tasks_for,
 )
 from .greedy import greedy_schedule
 from .model import build_model
@@ -86,6 +93,7 @@ def solve_decomposed(
         logger.info("bound over all %d pairs: %.1f (LP over the candidates %.1f)", instance.candidates_before_pruning, bound, selection.bound)
     if bound is not None and found is not None:
         found.append(bounds.selection(instance, selection.program, bound))
+    run.report("selection LP", value=_value(instance, start), value_bound=found[-1].value if found else None)
     if not selection.day_of:
         info.status, info.fallback = selection.status, True
         return start
@@ -98,22 +106,39 @@ def solve_decomposed(
     total = len(selection.day_of)
 
     # One pure job per day (its sub-instance and budgets in, placements out), all
-    # days at once in local processes: days are independent once the selection is
+    # days at once as tasks (executor.py): days are independent once the selection is
     # fixed. Value first inside each job, then compaction with what is left.
-    # Processes only pay when each part still gets two CP-SAT workers: on 2 cores
-    # one process timetabling the days in turn, with both workers, did better.
-    parallel = min(len(days), MAX_PROCESSES, run.options.num_workers // 2)
-    workers = max(1, run.options.num_workers // max(1, parallel))
+    # Local processes only pay when each part still gets two CP-SAT workers: on 2 cores
+    # one process timetabling the days in turn, with both workers, did better. On a
+    # cluster every day is a task with the cores a task reserves there (deterministic
+    # runs: the solve's workers, so that the schedule is the one a local run makes).
+    tasks = tasks_for(run)
+    if tasks.remote:
+        parallel = len(days)
+        workers = run.options.num_workers if run.options.deterministic else tasks.capacity.cores
+        waves = math.ceil(len(days) / tasks.capacity.slots)  # days that wait for a free slot get their turn after
+        startup = TASK_STARTUP
+    else:
+        # A whole solve job on a cluster worker (a daemonic process) timetables its days in turn.
+        parallel = min(len(days), MAX_PROCESSES, run.options.num_workers // 2) if local_processes_allowed() else 1
+        workers = max(1, run.options.num_workers // max(1, parallel))
+        waves = 1
+        startup = PROCESS_STARTUP if parallel > 1 else 0.0
     reserve = merge_seconds(len(instance.candidates), 0, run.measured.get("greedy", 0.0))
-    # A day's clock starts when its part does (started=None), not at the whole solve's start.
-    options = dataclasses.replace(run.options, workers=workers, on_progress=None, started=None)
+    # A day's clock starts when its part does (started=None), not at the whole solve's start;
+    # its tasks never send tasks of their own (cluster=None).
+    options = dataclasses.replace(run.options, workers=workers, on_progress=None, started=None, cluster=None, portfolio=None)
+
+    def horizon() -> float:
+        """Seconds until every day's timetable must be done (the merge and polish keep the rest)."""
+        return max(0.2, run.remaining() - reserve - startup)
 
     def budgets(day: int, weight: float) -> tuple[float, float]:
         """A day's (value, compaction) budgets, computed once its part is built (building counts)."""
         if run.options.deterministic:
             fraction = meetings_on[day] / total
             return share("fixed_day_value") * fraction * run.options.time_limit, share("fixed_day_compact") * fraction * run.options.time_limit
-        whole = max(0.2, (run.remaining() - reserve - (PROCESS_STARTUP if parallel > 1 else 0.0)) * weight)
+        whole = horizon() * weight
         return share("day_value") * whole, (1 - share("day_value")) * whole
 
     def part(day: int) -> DayPart:
@@ -125,18 +150,27 @@ def solve_decomposed(
             return greedy_day(part(day))
         job = part(day)
         job.value_budget, job.compact_budget = budgets(day, weight)
-        return solve_day(job)
+        result = solve_day(job)
+        run.report(f"day {_label(instance, day)} timetabled")
+        return result
 
     if not run.options.deterministic and run.remaining() - reserve < MIN_DAY_SECONDS * len(days):
         # Building the day models alone would overrun the limit (short limits): the
         # selection's days still lead, each slotted by the greedy (milliseconds a day).
         logger.info("no time left for the day models: the selected pairs slotted greedily, day by day")
         results = [greedy_day(part(day)) for day in days]
-    elif parallel > 1:  # every day at once, each with the whole time left
+    elif tasks.remote or parallel > 1:  # every day at once, each with the whole time left (or its wave's share)
         jobs = [part(day) for day in days]
         for job in jobs:
-            job.value_budget, job.compact_budget = budgets(job.day, 1.0)
-        results = run_parts(jobs, parallel)
+            job.value_budget, job.compact_budget = budgets(job.day, 1.0 / waves)
+        names = [f"day part {_label(instance, day)}" for day in days]
+        if tasks.remote:
+            deadline = None if run.options.deterministic else horizon()
+            answers = tasks.map(solve_day_task, jobs, names, budgets=[deadline] * len(jobs), cores=workers)
+            # A part the cluster never answered, with no time left to solve it here: that day keeps the greedy's timetable.
+            results = [answer if answer is not None else DayResult([], "UNKNOWN") for answer in answers]
+        else:
+            results = tasks.map(solve_day_task, jobs, names, processes=parallel, cores=workers)
     else:  # in turn, each day its share of what is left (an early finish passes time on)
         results = [
             solved(day, meetings_on[day] / sum(meetings_on[d] for d in days[position:]))
@@ -176,6 +210,10 @@ def solve_decomposed(
     return _polished(instance, final.placed, selection, run)
 
 
+def _value(instance: Instance, placed: dict[int, int]) -> int:
+    return sum(instance.candidates[c].value for c in placed)
+
+
 def _polished(instance: Instance, placed: dict[int, int], selection: Selection, run: Run) -> dict[int, int]:
     """After the merge: insertion of the meetings left out, then the idle-gap polish, in the time left
     but what the engine's statistics need."""
@@ -193,6 +231,7 @@ def _polished(instance: Instance, placed: dict[int, int], selection: Selection, 
     if missing:  # insertion places through rules.Occupancy, precedences included
         budget = math.inf if run.options.deterministic else share("insertion") * max(0.1, run.remaining() - statistics)
         placed = insert_meetings(instance, placed, missing, budget)
+    run.report("days merged", value=_value(instance, placed))
     if instance.weights.idle_gap == 0:
         return placed
     budget = math.inf if run.options.deterministic else max(0.1, run.remaining() - statistics)
@@ -219,8 +258,8 @@ def place_commitments_first(instance: Instance, order: list[tuple[int, int]]) ->
 class DayPart:
     """One day's timetabling job: everything it needs, nothing shared.
 
-    ``solve_day`` is a pure function of it, so it runs in a local process here
-    and could run on another machine unchanged (e.g. ``ray.remote(solve_day)``).
+    ``solve_day`` is a pure function of it, so it runs in a local process or on a
+    cluster worker unchanged (``solve_day_task``, executor.py).
     """
 
     sub: Instance  # the day's pairs (selected + spares), that day's slots, caps left by other days
@@ -253,7 +292,7 @@ def day_part(
 def solve_day(part: DayPart) -> DayResult:
     """Timetable one day: its value phase, then compaction. Pure: the part in, placements out."""
     run = Run(dataclasses.replace(part.options, time_limit=part.value_budget + part.compact_budget))
-    timetable = _timetable_day(part, run, part.value_budget)
+    timetable = _timetable_day(part, run, part.value_budget, part.compact_budget * share("day_fallback_from_compaction"))
     compact_budget = part.compact_budget if run.options.deterministic else run.remaining()
     return DayResult(_compact_day(timetable, part.day, run, compact_budget), timetable.status)
 
@@ -271,16 +310,31 @@ def _greedy_timetable(part: DayPart, sub: Instance, required: set[int]) -> dict[
     return greedy_schedule(_requiring(sub, required), [(i, part.start[i]) for i in sorted(required) if i in part.start]).placed
 
 
+def solve_day_task(part: DayPart, context: TaskContext) -> DayResult:
+    """``solve_day`` as a task (executor.py): with the cores it was given, within the seconds it has left
+    (a part that waited in a cluster's queue, or was re-run after its worker was lost, has less), and
+    stopping when told (a user's stop)."""
+    options = dataclasses.replace(part.options, workers=context.cores, stop=either_stop(part.options.stop, context.stop))
+    part = dataclasses.replace(part, options=options)
+    planned = part.value_budget + part.compact_budget
+    if context.seconds is not None and not options.deterministic and context.seconds < planned:
+        if context.seconds < MIN_DAY_SECONDS:
+            logger.info("day %s: no time left for its timetable", _label(part.sub, part.day))
+            return DayResult([], "UNKNOWN")
+        scale = context.seconds / planned
+        part = dataclasses.replace(part, value_budget=part.value_budget * scale, compact_budget=part.compact_budget * scale)
+    return solve_day(part)
+
+
 def run_parts(parts: list[DayPart], processes: int) -> list[DayResult]:
     """Solve the parts, in ``processes`` local processes when more than one (results in order)."""
-    if processes <= 1 or len(parts) <= 1:
-        return [solve_day(part) for part in parts]
-    # Spawned, not forked: the parent may hold solver and logging threads.
-    with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(solve_day, parts))
+    if not parts:
+        return []
+    names = [f"day part {_label(part.sub, part.day)}" for part in parts]
+    return LocalTasks(parts[0].options.num_workers).map(solve_day_task, parts, names, processes=processes)
 
 
-def _timetable_day(part: DayPart, run: Run, budget: float) -> DayTimetable:
+def _timetable_day(part: DayPart, run: Run, budget: float, borrowable: float = 0.0) -> DayTimetable:
     """Stage 2, value phase: the day's most valuable timetable.
 
     Compactness waits for `_compact_day`: the idle-gap helper variables weaken
@@ -290,7 +344,9 @@ def _timetable_day(part: DayPart, run: Run, budget: float) -> DayTimetable:
     not all fit; the pairs of participants whose day cannot fit even on its own
     become optional at once (the spare pairs may replace them), and then, while
     CP-SAT proves the rest infeasible, those of an unsatisfiable core. Only if
-    that fails too does the day fall back to the model where every pair is optional.
+    that fails too does the day fall back to a model that keeps the greedy's
+    meetings of the selection (the hint satisfies it) and may add the rest; it
+    may borrow ``borrowable`` seconds of the compaction's budget.
     """
     sub, original, selected = part.sub, part.original, part.selected
     label = _label(sub, part.day)
@@ -320,8 +376,14 @@ def _timetable_day(part: DayPart, run: Run, budget: float) -> DayTimetable:
         released |= core & optional
     if released and status == "OPTIMAL":
         status = "FEASIBLE"  # optimal for what was kept, not proven for the day
-    if placed is None and left > 0:
-        placed, status, _, build_seconds = _solve_value(value_only, hint, run, left, f"day {label} value")
+    if placed is None and left + borrowable > 0:
+        # No timetable of the selection (undecided, or not even without its cores): the greedy's
+        # required meetings stay required, so the complete hint is a solution from the start
+        # and the model only improves on it. Before, the model where every pair is optional got
+        # what was left (large seed 0: 0.4 s) and found nothing; compacting the greedy's
+        # timetable gains less than the meetings this model adds, hence the borrowed seconds.
+        fallback = _requiring(value_only, (selected - released) & set(hint))
+        placed, status, _, build_seconds = _solve_value(fallback, hint, run, left + borrowable, f"day {label} greedy kept")
     if placed is None:  # still the optimizer's choice of meetings, only slotted greedily
         placed = hint
     logger.info(
@@ -401,7 +463,7 @@ def _solve_value(
     built = build_model(sub)
     built.vars.hint_placement(built.model, hint)
     build_seconds = run.elapsed() - started
-    solver, status = run.run(built.model, budget, stage, lp_heavy=True)
+    solver, status = run.run(built.model, budget, stage, lp_heavy=True, light_presolve=True)
     placed = None
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         mv = built.vars
@@ -438,17 +500,23 @@ def _compact_day(day_timetable: DayTimetable, day: int, run: Run, budget: float)
     Returns (instance candidate, slot) pairs; the value phase's slots if nothing better is found.
     """
     sub, original, placed = day_timetable.sub, day_timetable.original, day_timetable.placed
+    if sub.weights.idle_gap == 0 or not placed or day_timetable.build_seconds == math.inf:
+        return [(original[c], s) for c, s in placed.items()]  # (days too large for a model: the final polish)
+    started = run.elapsed()
+    # The moves of the final polish first (a second or two): the model starts from their timetable,
+    # and when it finds nothing better in its time, or there is no time for it, the day is still that
+    # much more compact (large seed 0: 2,222 -> 1,202 idle gaps on its first day in 1.4 s).
+    moves_budget = math.inf if run.options.deterministic else max(MIN_STAGE_SECONDS, budget * share("day_compact_moves"))
+    placed = close_idle_gaps(sub, placed, moves_budget)
     as_placed = [(original[c], s) for c, s in placed.items()]
     # On very large days, building the model would take all the time (wall-clock runs only).
-    too_large = day_timetable.build_seconds == math.inf or (not run.options.deterministic and day_timetable.build_seconds >= budget)
-    if sub.weights.idle_gap == 0 or not placed or too_large:
+    if not run.options.deterministic and day_timetable.build_seconds >= budget - _used(run, started):
         return as_placed
-    started = run.elapsed()
     kept = sorted(placed)
     compact, back = restrict(sub, kept)
     built = build_model(_requiring(compact, set(range(len(kept)))))
     built.vars.hint_placement(built.model, {i: placed[c] for i, c in enumerate(back)})
-    solver, status = run.run(built.model, max(budget - _used(run, started), 0.1), f"day {_label(sub, day)} compact", lp_heavy=False)
+    solver, status = run.run(built.model, max(budget - _used(run, started), 0.1), f"day {_label(sub, day)} compact", light_presolve=True)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return as_placed
     mv = built.vars

@@ -1,4 +1,4 @@
-"""Diagnosis: why the must requests and pinned meetings cannot all take place."""
+"""Commitments (must requests and pins): placed by a small exact model, or why they cannot all take place."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from collections import Counter, defaultdict
 
 from ortools.sat.python import cp_model
 
-from ..instance.candidates import Candidate, Instance
+from ..errors import InfeasibleError
+from ..instance.candidates import Candidate, Instance, restrict
 from .budget import (
     DIAGNOSIS_MIN_SECONDS,
     DIAGNOSIS_SHRINK_SECONDS,
@@ -23,7 +24,9 @@ MAX_CORE_TO_SHRINK = 25  # deletion-based shrinking costs one solve per member
 
 
 def _pair(instance: Instance, c: Candidate) -> str:
-    return f"{instance.parties[c.buyer].id}-{instance.parties[c.exhibitor].id}"
+    """``B1-E1``, or ``B1-E1 (meeting 2 of 3)`` for one meeting of a repeat request."""
+    repeat = f" (meeting {c.repeat + 1} of {c.meetings})" if c.meetings > 1 else ""
+    return f"{instance.parties[c.buyer].id}-{instance.parties[c.exhibitor].id}{repeat}"
 
 
 def _commitment(instance: Instance, c: Candidate) -> str:
@@ -60,6 +63,27 @@ def impossible_commitments(instance: Instance) -> list[str]:
                 f"(max_meetings or free slots): " + ", ".join(_commitment(instance, c) for c in own)
             )
     return reasons
+
+
+def place_commitments(instance: Instance, run: Run) -> list[tuple[int, int]]:
+    """Place every must request and pin with all hard rules; raise InfeasibleError (naming a conflict) if impossible.
+
+    Returns (candidate, slot) placements; none when the model is undecided in time (the greedy then tries alone).
+    """
+    committed = [c.index for c in instance.candidates if c.committed]
+    if not committed:
+        return []
+    sub, original = restrict(instance, committed)
+    built = build_model(sub, objective=False)
+    # Objective "breaks": the LP-heavy worker proves break bounds the default pair does not.
+    lp_heavy = instance.scenario.objective == "breaks"
+    solver, status = run.run(built.model, run.budget(share("commitments"), share("commitments")), "commitments", lp_heavy=lp_heavy)
+    if status == cp_model.INFEASIBLE:
+        raise InfeasibleError(conflicting_commitments(sub, run))
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return []
+    mv = built.vars
+    return [(original[mv.cand_of[v]], mv.slot_of[v]) for v, var in enumerate(mv.x) if solver.boolean_value(var)]
 
 
 def _left(run: Run) -> float:

@@ -14,25 +14,22 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ortools.sat.python import cp_model
-
 from ..errors import InfeasibleError, MatchmakerError
 from ..instance.candidates import (
     DEFAULT_CANDIDATES_PER_MEETING,
     Instance,
     build_instance,
     prune_instance,
-    restrict,
 )
 from ..relax.pricing import generate_columns, pooled_instance
 from ..spec.scenario import Scenario
 from ..spec.schedule import Schedule, SolverInfo
-from . import bounds, brokerage
-from .budget import FLOW_ROUND_PER_PAIR, after_engine_seconds, share
+from . import bounds, brokerage, portfolio
+from .budget import FLOW_MIN_ROUNDS, FLOW_ROUND_PER_PAIR, after_engine_seconds, share
 from .decompose import solve_decomposed
-from .diagnose import conflicting_commitments, impossible_commitments
+from .diagnose import impossible_commitments, place_commitments
+from .executor import tasks_for
 from .greedy import greedy_schedule
-from .model import build_model
 from .run import Run, SolveOptions
 from .solution import build_schedule
 
@@ -60,40 +57,35 @@ class Solved:
     bounds: bounds.Bounds | None = None  # what stats.upper_bound_* were filled from
 
 
-def _breaks(instance: Instance) -> bool:
-    """Brokerage objective: the LP-heavy worker proves break bounds the default pair does not."""
-    return instance.scenario.objective == "breaks"
-
-
-def _place_commitments(instance: Instance, run: Run) -> list[tuple[int, int]]:
-    """Place every must request and pin with all hard rules; raise InfeasibleError if impossible."""
-    committed = [c.index for c in instance.candidates if c.committed]
-    if not committed:
-        return []
-    sub, original = restrict(instance, committed)
-    built = build_model(sub, objective=False)
-    solver, status = run.run(built.model, run.budget(share("commitments"), share("commitments")), "commitments", lp_heavy=_breaks(instance))
-    if status == cp_model.INFEASIBLE:
-        raise InfeasibleError(conflicting_commitments(sub, run))
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return []  # undecided in time: the greedy tries on its own
-    mv = built.vars
-    return [(original[mv.cand_of[v]], mv.slot_of[v]) for v, var in enumerate(mv.x) if solver.boolean_value(var)]
-
-
 def _solve_monolithic(instance: Instance, start: dict[int, int], run: Run, info: SolverInfo) -> dict[int, int]:
-    built = build_model(instance)
-    built.vars.hint_placement(built.model, start)
-    solver, status = run.run(built.model, run.budget(share("monolithic"), 1.0), "cp-sat", lp_heavy=_breaks(instance))
-    info.status = solver.status_name(status)
-    if status == cp_model.INFEASIBLE:  # commitments were placeable, so this means a modelling bug
+    tasks = tasks_for(run)
+    if tasks.remote:  # seeds racing on the cluster's workers; the first proof wins
+        answer = portfolio.race_monolithic(instance, start, run, tasks)
+    else:
+        answer = portfolio.monolithic(instance, start, run, run.budget(share("monolithic"), 1.0))
+    info.status = answer.status
+    if answer.status == "INFEASIBLE":  # commitments were placeable, so this means a modelling bug
         raise MatchmakerError("the model is infeasible although the must requests fit; please report this scenario")
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    if answer.placed is None:
         info.fallback = True
         return start
-    info.best_bound = solver.best_objective_bound
-    mv = built.vars
-    return {mv.cand_of[v]: mv.slot_of[v] for v, var in enumerate(mv.x) if solver.boolean_value(var)}
+    info.best_bound = answer.bound
+    return answer.placed
+
+
+def _solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run: Run, info: SolverInfo) -> dict[int, int]:
+    """The brokerage stages (brokerage.py): here, or as a portfolio on the cluster."""
+    tasks = tasks_for(run)
+    if not tasks.remote:
+        return brokerage.solve_breaks(instance, start, run, info)
+    answer = portfolio.race_breaks(instance, run, tasks)
+    if answer.placed is None:  # no member answered in time: the start schedule, made here
+        info.status, info.fallback = answer.status, True
+        return start()
+    info.status, info.best_bound, info.fallback = answer.status, answer.bound, answer.fallback
+    if answer.greedy_meetings is not None:
+        info.greedy_meetings = answer.greedy_meetings
+    return answer.placed
 
 
 def solve_scenario(scenario: Scenario, options: SolveOptions) -> Solved:
@@ -169,7 +161,7 @@ def solve_instance(
 
     def start() -> dict[int, int]:
         """Commitments placed by CP-SAT, then the greedy fills the rest: the schedule every stage improves."""
-        base = _place_commitments(instance, run)
+        base = place_commitments(instance, run)
         before = run.elapsed()
         greedy = greedy_schedule(instance, base + list(preferred))
         run.measured["greedy"] = run.elapsed() - before
@@ -180,6 +172,7 @@ def solve_instance(
         info.greedy_meetings = len(greedy.placed)
         run.reserve = after_engine_seconds(len(instance.parties), math.ceil(GREEDY_TO_FINAL_MEETINGS * len(greedy.placed)))
         started.append(dict(greedy.placed))
+        run.report("start schedule", value=sum(instance.candidates[c].value for c in greedy.placed))
         return greedy.placed
 
     found = bounds.Bounds()  # upper bounds over every schedule of the instance (solver/bounds.py)
@@ -187,7 +180,7 @@ def solve_instance(
         # Objective "breaks" with every meeting committed: the pattern stages, whose
         # first stage usually settles the instance before any start schedule is needed.
         logger.info("strategy brokerage patterns for %d meeting variables", variables)
-        placed = brokerage.solve_breaks(instance, start, run, info)
+        placed = _solve_breaks(instance, start, run, info)
         if options.bound:  # meetings and value are fixed; the breaks' bound is solver.best_bound
             found = bounds.fixed(instance)
     else:
@@ -199,30 +192,31 @@ def solve_instance(
                 return bounds.Bounds()
             # A wall-clock budget would make the reported bound vary between deterministic runs.
             budget = math.inf if options.deterministic else min(share("flow_bound") * options.time_limit, run.remaining())
-            if budget < FLOW_ROUND_PER_PAIR * instance.candidates_before_pruning:
-                logger.info("flow bound: %.1fs is too little for its first round; skipped (the counting bound stands)", budget)
+            if budget < FLOW_MIN_ROUNDS * FLOW_ROUND_PER_PAIR * instance.candidates_before_pruning:
+                logger.info("flow bound: %.1fs is too little for its rounds; skipped (the counting and LP bounds stand)", budget)
                 return bounds.Bounds()
             greedy_value = sum(instance.candidates[c].value for c in first)
             return bounds.flow(instance, BOUND_ITERATIONS, greedy_value, budget, every_pair)
 
+        # The flow bound is the tightest on meeting value (the bundled Anping fair: 51,478 against the
+        # selection LP's 52,192; the LP's is on value less shortfall penalties), the LP on the score.
+        found = flow()
+        run.report("flow bound", value=sum(instance.candidates[c].value for c in first), value_bound=found.value)
         logger.info("strategy %s for %d meeting variables; greedy placed %d", strategy, variables, len(first))
         if strategy == "monolithic":
-            found = flow()
             placed = _solve_monolithic(instance, first, run, info)
         else:
-            # The selection LP bounds value and score over every pair, tighter than the flow
-            # bound (Anping: 50,818 against 51,075), which would take 1-2 s of a short limit
-            # from the day models: it runs only when the LP gave no bound (and time is left).
             from_lp: list[bounds.Bounds] = []
             placed = solve_decomposed(instance, first, run, info, from_lp)
             if options.bound:
                 for more in from_lp:
                     found = found.merge(more)
-                if found.value is None:
-                    found = flow()
         if options.bound:
             found = found.merge(bounds.counting(instance))
 
+    tasks = tasks_for(run)
+    info.engine, info.tasks = tasks.engine, tasks.sent
+    tasks.close()
     schedule = build_schedule(instance, placed, info)
     stats, weights = schedule.stats, instance.weights
     bounds.fill(stats, weights, found)

@@ -66,13 +66,13 @@ class Moment:
 class Replanned:
     """The re-planning engine's result; ``pipeline.reschedule`` checks it and writes the change report.
 
-    ``reasons`` gives the reason of each (buyer, exhibitor) pair whose meeting
+    ``reasons`` gives the reason of each previous meeting (``meeting_key``) that
     changed for a known cause; other moved or cancelled meetings get
     ``moved_reason`` or ``cancel_reason``.
     """
 
     solved: Solved
-    reasons: dict[tuple[str, str], str]
+    reasons: dict[tuple, str]  # by meeting_key of a previous meeting, or by (buyer, exhibitor) (analysis.diff.Reasons)
     moved_reason: str
     cancel_reason: str
 
@@ -103,16 +103,18 @@ def file_sha256(path: str | Path) -> str:
 
 def carry_over(
     instance: Instance, previous: list[Meeting], freeze: Moment | None
-) -> tuple[list[tuple[int, int]], dict[tuple[str, str], str], set[int]]:
-    """Map previous meetings onto the new instance.
+) -> tuple[list[tuple[int, int]], dict[MeetingKey, str], set[int]]:
+    """Map previous meetings onto the new instance (each meeting of a repeated pair onto its own copy).
 
     Returns the still-valid placements (candidate, slot), the reason for every
-    dropped meeting by (buyer, exhibitor), and the candidates that are frozen.
+    dropped meeting by ``meeting_key``, and the candidates that are frozen.
     New pins are placed first so that a previous meeting never blocks one.
     """
     grid = instance.grid
     ids = {c_index: (instance.parties[c.buyer].id, instance.parties[c.exhibitor].id) for c_index, c in enumerate(instance.candidates)}
-    by_pair = {pair: c for c, pair in ids.items()}
+    copies: dict[tuple[str, str], list[int]] = defaultdict(list)  # a pair asked to meet k times has k candidates
+    for c, pair in ids.items():
+        copies[pair].append(c)
     scenario = instance.scenario
     buyers = {b.id for b in scenario.buyers}
     exhibitors = {e.id: e for e in scenario.exhibitors}
@@ -125,34 +127,46 @@ def carry_over(
     pinned_pairs = {ids[c.index] for c in instance.candidates if c.pinned_slot is not None}
 
     def value(m: Meeting) -> int:
-        c = by_pair.get((m.buyer, m.exhibitor))
-        return instance.candidates[c].value if c is not None else 0
+        own = copies.get((m.buyer, m.exhibitor))
+        return instance.candidates[own[0]].value if own else 0
+
+    def copy_for(pair: tuple[str, str], slot: int | None) -> int | None:
+        """The pair's candidate a previous meeting at ``slot`` maps to: one pinned there, else a free copy that may meet then."""
+        own = copies.get(pair, [])
+        pinned_here = [c for c in own if instance.candidates[c].pinned_slot == slot]
+        if pinned_here:
+            return pinned_here[0]
+        free = [c for c in own if c not in occupancy.slot_of and instance.candidates[c].pinned_slot is None]
+        return next((c for c in free if slot in instance.candidates[c].slots), free[0] if free else None)
 
     def frozen(m: Meeting) -> bool:
         return freeze is not None and not freeze.after(m.date, minutes(m.start))
 
     kept: list[tuple[int, int]] = []
-    dropped: dict[tuple[str, str], str] = {}
+    dropped: dict[MeetingKey, str] = {}
     frozen_candidates: set[int] = set()
     for m in sorted(previous, key=lambda m: (not frozen(m), -value(m), m.date, m.start, m.buyer, m.exhibitor)):
         pair = (m.buyer, m.exhibitor)
         reason = None
-        c_index = by_pair.get(pair)
         slot = grid.slot_at(m.date, m.start)
+        c_index = copy_for(pair, slot)
         if m.buyer not in buyers:
             reason = f"buyer {m.buyer} is no longer at the event"
         elif m.exhibitor not in exhibitors:
             reason = f"exhibitor {m.exhibitor} is no longer at the event"
         elif pair in blocked:
             reason = f"{m.buyer} and {m.exhibitor} are now a blocked pair"
-        elif pair in pinned_pairs:
-            reason = "the meeting is now pinned to another time" if c_index is None or instance.candidates[c_index].pinned_slot != slot else None
-            if reason is None:
-                continue  # the new pin already holds it
+        elif c_index is not None and instance.candidates[c_index].pinned_slot == slot and slot is not None:
+            continue  # a new pin already holds it
+        elif pair in pinned_pairs and c_index is None:
+            reason = "the meeting is now pinned to another time"
         elif slot is None:
             reason = f"{m.date} {m.start} is no longer a meeting slot"
         elif c_index is None:
-            reason = f"{m.buyer} and {m.exhibitor} can no longer meet (no common free time)"
+            if copies.get(pair):  # its other meetings took every meeting the pair may have now
+                reason = f"{m.buyer} and {m.exhibitor} now meet at most {len(copies[pair])} time(s)"
+            else:
+                reason = f"{m.buyer} and {m.exhibitor} can no longer meet (no common free time)"
         else:
             c = instance.candidates[c_index]
             location = scenario.meeting_location(exhibitors[m.exhibitor])
@@ -166,8 +180,15 @@ def carry_over(
                 if frozen(m):
                     frozen_candidates.add(c_index)
         if reason is not None:
-            dropped[pair] = reason
+            dropped[meeting_key(m)] = reason
     return kept, dropped, frozen_candidates
+
+
+MeetingKey = tuple[str, str, date, str]  # buyer, exhibitor, date, start: one meeting, also of a pair that meets twice
+
+
+def meeting_key(m: Meeting) -> MeetingKey:
+    return (m.buyer, m.exhibitor, m.date, m.start)
 
 
 # ---------------------------------------------------------------------------
@@ -317,7 +338,7 @@ def replan(
         if policy == "minimal":
             keep_placed = _placements(base, solved.schedule)
             old_buyers = {m.buyer for m in previous.meetings}
-            lost = {p for pair in dropped for p in pair}
+            lost = {p for key in dropped for p in key[:2]}
             affected = {
                 i for i, p in enumerate(instance.parties) if p.is_buyer and (p.id not in old_buyers or p.id in lost)
             }
@@ -332,10 +353,9 @@ def replan(
     schedule.version = previous.version + 1
     schedule.previous = PreviousRef(file=previous_file, sha256=previous_sha256, version=previous.version)
     for m in previous.meetings:
-        pair = (m.buyer, m.exhibitor)
         slot = instance.grid.slot_at(m.date, m.start)
-        if pair not in reasons and slot is not None and hhmm(instance.grid.slots[slot].end) != m.end:
-            reasons[pair] = f"meetings now end at {hhmm(instance.grid.slots[slot].end)} (slot length changed)"
+        if meeting_key(m) not in reasons and slot is not None and hhmm(instance.grid.slots[slot].end) != m.end:
+            reasons[meeting_key(m)] = f"meetings now end at {hhmm(instance.grid.slots[slot].end)} (slot length changed)"
     if schedule.solver is not None:
         schedule.solver.seconds = round(run.elapsed(), 3)
         schedule.solver.policy = policy
@@ -343,9 +363,17 @@ def replan(
 
 
 def _placements(instance: Instance, schedule: Schedule) -> dict[int, int]:
-    """candidate -> slot of a schedule's meetings in this instance."""
-    index = {(instance.parties[c.buyer].id, instance.parties[c.exhibitor].id): c.index for c in instance.candidates}
-    return {index[(m.buyer, m.exhibitor)]: instance.grid.slot_at(m.date, m.start) for m in schedule.meetings}
+    """candidate -> slot of a schedule's meetings in this instance (a pair's meetings on its copies: pinned ones at their pins)."""
+    copies: dict[tuple[str, str], list] = defaultdict(list)
+    for c in instance.candidates:
+        copies[(instance.parties[c.buyer].id, instance.parties[c.exhibitor].id)].append(c)
+    placed: dict[int, int] = {}
+    for m in sorted(schedule.meetings, key=lambda m: (m.date, m.start)):
+        slot = instance.grid.slot_at(m.date, m.start)
+        own = [c for c in copies[(m.buyer, m.exhibitor)] if c.index not in placed]
+        c = next((c for c in own if c.pinned_slot == slot), None) or next(c for c in own if c.pinned_slot is None)
+        placed[c.index] = slot
+    return placed
 
 
 def _minimal_bounds(instance: Instance, keep: Bounds | None) -> Bounds | None:

@@ -94,7 +94,7 @@ def _session_reason(o: Occupancy, c: Candidate, s: int) -> str:
 
 
 def _has_sessions(instance: Instance) -> bool:
-    return any(r.session is not None for r in instance.scenario.requests)
+    return any(c.session is not None for c in instance.candidates)
 
 
 def _at_pin(o: Occupancy, c: Candidate, s: int) -> bool:
@@ -106,10 +106,13 @@ def _pin_reason(o: Occupancy, c: Candidate, s: int) -> str:
 
 
 def _not_placed(o: Occupancy, c: Candidate, s: int) -> bool:
+    """This meeting of the pair is not placed yet (a pair asked to meet k times has k candidates)."""
     return c.index not in o.slot_of
 
 
 def _placed_reason(o: Occupancy, c: Candidate, s: int) -> str:
+    if c.meetings > 1:
+        return f"the pair's meeting {c.repeat + 1} of {c.meetings} is already at {_when(o, o.slot_of[c.index])}"
     return f"the pair already meets at {_when(o, o.slot_of[c.index])}"
 
 
@@ -279,7 +282,11 @@ RULES: tuple[Rule, ...] = (
         _session_reason, _has_sessions,
     ),
     Rule("pins", (label.PINNED_MISSING,), (add_pinned,), _at_pin, "pins go in first and never move", _pin_reason),
-    Rule("pair once", (label.PAIR_REPEATED,), (add_pair_at_most_once,), _not_placed, "", _placed_reason, per_candidate=True),
+    Rule(
+        "pair once", (label.PAIR_REPEATED,), (add_pair_at_most_once,), _not_placed,
+        "a pair asked to meet k times has k candidates (instance/candidates.py), each placed at most once",
+        _placed_reason, per_candidate=True,
+    ),
     Rule("one meeting at a time", (label.DOUBLE_BOOKED,), (add_one_meeting_at_a_time,), _both_free, "", _busy_reason),
     Rule("max meetings", (label.MAX_MEETINGS,), (add_meeting_caps,), _under_cap, "", _cap_reason, per_candidate=True),
     Rule(
@@ -336,12 +343,10 @@ class Occupancy:
         self._usable: dict[int, frozenset[int]] = {}
         self.session_slots: dict[int, frozenset[int]] = {}  # candidate of a session-restricted request -> its slots
         if _has_sessions(instance):
-            session_of = {(r.buyer, r.exhibitor): r.session for r in instance.scenario.requests if r.session is not None}
-            slots_of = {name: frozenset(slots_of_session(grid, name)) for name in set(session_of.values())}
+            slots_of = {name: frozenset(slots_of_session(grid, name)) for name in ("morning", "afternoon")}
             for c in instance.candidates:
-                name = session_of.get((instance.parties[c.buyer].id, instance.parties[c.exhibitor].id))
-                if name is not None:
-                    self.session_slots[c.index] = slots_of[name]
+                if c.session is not None:
+                    self.session_slots[c.index] = slots_of[c.session]
         self.earlier: dict[int, list[int]] = defaultdict(list)  # candidate -> candidates that must come first
         self.later: dict[int, list[int]] = defaultdict(list)
         for a, b in precedence_pairs(instance):

@@ -24,12 +24,16 @@ LP_HEAVY_SUBSOLVERS = ["max_lp", "reduced_costs", "core", "default_lp", "quick_r
 
 @dataclass(frozen=True)
 class Progress:
-    """A new best schedule found while solving (objective and bound of the running stage)."""
+    """How a solve is going: a CP-SAT stage's new best solution (``objective``/``bound``, in its scaled
+    units), or a stage reached (``value``: the schedule's meeting value so far; ``value_bound``: at most
+    that much meeting value is possible, as ``stats.upper_bound_value``)."""
 
     stage: str
     seconds: float
-    objective: float
-    bound: float
+    objective: float | None = None
+    bound: float | None = None
+    value: int | None = None
+    value_bound: int | None = None
 
 
 @dataclass
@@ -49,6 +53,14 @@ class SolveOptions:
     # early (a user's "stop"); the running CP-SAT stage keeps its best solution and later stages
     # get no time. Must pickle if the decomposition timetables days in processes.
     stop: Callable[[], bool] | None = None
+    # Address of a Dask scheduler (e.g. "tcp://10.0.0.5:8786"): day parts and portfolio members run
+    # on its workers (executor.py, docs/cluster.md); None = this machine.
+    cluster: str | None = None
+    # With a cluster: members racing on the one-model solves (brokerage, small fairs); None = one per task slot.
+    portfolio: int | None = None
+    # Set on a portfolio member (its index; the race also gives it seed + index): which subsolvers lead
+    # its feasibility stages (lead_subsolvers rotates them by it). None = a lone solve.
+    member: int | None = None
 
     @property
     def num_workers(self) -> int:
@@ -76,9 +88,16 @@ class Run:
         # Seconds measured for steps that repeat (e.g. "greedy": the start greedy, which the
         # decomposition's merge repeats), to size what later stages must keep for them.
         self.measured: dict[str, float] = {}
+        self.tasks = None  # where its tasks run (executor.tasks_for), made on first use
+
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
+
+    def report(self, stage: str, value: int | None = None, value_bound: int | None = None) -> None:
+        """Tell ``options.on_progress`` (the dashboard's job, the terminal) that a stage was reached."""
+        if self.options.on_progress is not None:
+            self.options.on_progress(Progress(stage, self.elapsed(), value=value, value_bound=value_bound))
 
     def remaining(self) -> float:
         """Wall seconds the engine has left (0 when the limit, less the reserve, is spent, or when stopped)."""
@@ -101,17 +120,21 @@ class Run:
             return share * self.options.time_limit
         return max(MIN_STAGE_SECONDS, of_remaining * self.remaining())
 
-    def configure(self, solver: cp_model.CpSolver, budget: float, lp_heavy: bool = False) -> None:
+    def configure(self, solver: cp_model.CpSolver, budget: float, lp_heavy: bool = False, light_presolve: bool = False) -> None:
         params = solver.parameters
         params.num_workers = self.options.num_workers
+        if light_presolve:
+            # Day models of the decomposition (60,000 pair-slot variables at the large preset): the
+            # default presolve (several rounds, with probing) took 4-5 s of a 7 s attempt, and the
+            # attempt often ended with no timetable; one round without probing takes 1.5-2.5 s and
+            # finds better timetables in the same time (docs/performance.md, "Day models").
+            params.max_presolve_iterations = 1
+            params.cp_model_probing_level = 0
         if lp_heavy:
             # Assignment-like models: the strong LP (cuts) proves the bound and
             # reduced-cost guided search finds the optimum; the default pair of
             # workers on 2 cores stalls with an LP bound several percent too high.
-            if params.num_workers >= 2:
-                params.subsolvers.extend(LP_HEAVY_SUBSOLVERS[: params.num_workers])
-            else:
-                params.linearization_level = 2
+            lead_subsolvers(params, LP_HEAVY_SUBSOLVERS)
         params.random_seed = self.options.seed
         if self.options.deterministic:
             # Interleaved search is reproducible for a given worker count; the budget
@@ -126,13 +149,48 @@ class Run:
         if self.options.stop is not None:
             _watch_stop(self, solver)
 
-    def run(self, model: cp_model.CpModel, budget: float, stage: str, lp_heavy: bool = False) -> tuple[cp_model.CpSolver, int]:
+    def run(
+        self, model: cp_model.CpModel, budget: float, stage: str, lp_heavy: bool = False, light_presolve: bool = False
+    ) -> tuple[cp_model.CpSolver, int]:
         solver = cp_model.CpSolver()
-        self.configure(solver, budget, lp_heavy)
+        self.configure(solver, budget, lp_heavy, light_presolve)
         callback = ProgressCallback(stage, self.started, self.options.on_progress) if self.options.on_progress else None
         status = solver.solve(model, callback)
         logger.info("%s: %s in %.2fs", stage, solver.status_name(status), solver.wall_time)
         return solver, status
+
+
+def lead_subsolvers(
+    params, subsolvers: list[str], member: int | None = None, every_worker_full: bool = False, one_worker_leads: bool = False
+) -> None:
+    """Put ``subsolvers`` first among the workers (one worker: the LP-heavy one, ``linearization_level`` 2,
+    or with ``one_worker_leads`` the first of them, by name, in an optimizing stage).
+
+    ``every_worker_full``: each worker a full search (feasibility stages; CP-SAT's default on 2
+    workers gives the second thread to neighbourhood search, which minimizing needs). There,
+    portfolio members rotate the list by their index, so that members of one core each run what
+    the workers of a lone solve run side by side (member 0 the first, member 1 the second): on
+    brokerage stage 1 one finds a schedule and the other refutes. Optimizing stages keep the
+    lone solve's lead in every member (measured: one core of ``core`` search alone left
+    tic-13crafc at 5 breaks for 52 s, where the LP-led worker proves 4); members differ by seed.
+    """
+    if not subsolvers:
+        return
+    workers = params.num_workers
+    if member is not None and every_worker_full:
+        shift = member % len(subsolvers)
+        subsolvers = subsolvers[shift:] + subsolvers[:shift]
+        if workers == 1:  # CP-SAT 9.15 runs the one named subsolver on one worker
+            params.subsolvers.append(subsolvers[0])
+            return
+    if workers >= 2:
+        params.subsolvers.extend(subsolvers[:workers])
+        if every_worker_full:
+            params.num_full_subsolvers = min(workers, len(subsolvers))
+    elif one_worker_leads and not every_worker_full:
+        params.subsolvers.append(subsolvers[0])
+    else:
+        params.linearization_level = 2
 
 
 STOP_POLL_SECONDS = 0.1

@@ -41,21 +41,35 @@ def build_schedule(instance: Instance, placed: dict[int, int], solver: SolverInf
     meetings.sort(key=lambda m: (m.date, m.start, m.buyer, m.exhibitor))
 
     unscheduled = [
-        UnscheduledRequest(buyer=d.buyer, exhibitor=d.exhibitor, level=d.level, by=d.by, reason=d.reason)
+        UnscheduledRequest(
+            buyer=d.buyer, exhibitor=d.exhibitor, level=d.level, by=d.by,
+            reason=f"0 of {d.meetings} meetings are scheduled; {d.reason}" if d.meetings > 1 else d.reason,
+        )
         for d in instance.dropped_requests
     ]
     usage = _Usage(instance, placed)
+    # One entry per request group (a pair asked to meet k times has k candidates), naming how many met.
+    groups: dict[tuple[int, int, str | None], list[Candidate]] = defaultdict(list)
     for c in instance.candidates:
-        if c.request_level is not None and c.index not in placed:
-            unscheduled.append(
-                UnscheduledRequest(
-                    buyer=instance.parties[c.buyer].id,
-                    exhibitor=instance.parties[c.exhibitor].id,
-                    level=c.request_level,
-                    by=c.request_by or "buyer",
-                    reason=unscheduled_reason(instance, c, usage),
-                )
+        if c.request_level is not None:
+            groups[(c.buyer, c.exhibitor, c.session)].append(c)
+    for copies in groups.values():
+        missing = [c for c in copies if c.index not in placed]
+        if not missing:
+            continue
+        c = missing[0]
+        reason = unscheduled_reason(instance, c, usage)
+        if c.meetings > 1:
+            reason = f"{c.meetings - len(missing)} of {c.meetings} meetings are scheduled; {reason}"
+        unscheduled.append(
+            UnscheduledRequest(
+                buyer=instance.parties[c.buyer].id,
+                exhibitor=instance.parties[c.exhibitor].id,
+                level=c.request_level,
+                by=c.request_by or "buyer",
+                reason=reason,
             )
+        )
     unscheduled.sort(key=lambda u: (u.level != "must", u.buyer, u.exhibitor))
 
     scenario = instance.scenario
@@ -99,13 +113,13 @@ def compute_stats(instance: Instance, placed: dict[int, int]) -> Stats:
         value += c.value
         interpreted += c.interpreter is not None
     counts = [len(slots_by_party.get(p, ())) for p in range(len(instance.parties))]
-    requests = {"must": RequestStats(), "want": RequestStats()}
+    requests = {"must": RequestStats(), "want": RequestStats()}  # counted in meetings: a repeat request counts k
     for c in instance.candidates:
         if c.request_level is not None:
             requests[c.request_level].total += 1
             requests[c.request_level].met += c.index in placed
     for d in instance.dropped_requests:
-        requests[d.level].total += 1
+        requests[d.level].total += d.meetings
     shortfall = sum(max(0, p.min_meetings - counts[i]) for i, p in enumerate(instance.parties))
     return Stats(
         meetings=len(placed),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -28,6 +29,7 @@ HHMM = Annotated[
 ]
 Id = Annotated[str, Field(min_length=1, max_length=100)]
 Weight = Annotated[int, Field(ge=1, le=5)]
+MAX_REPEAT_MEETINGS = 20  # a request's `meetings`: more would be a typo, not a follow-up
 
 
 def minutes(hhmm: str) -> int:
@@ -128,6 +130,10 @@ class Request(_Strict):
     level: Literal["must", "want"] = "want"
     session: Literal["morning", "afternoon"] | None = Field(
         default=None, description="Only in the first session of a day (morning) or a later one (afternoon)"
+    )
+    meetings: int = Field(
+        default=1, ge=1, le=MAX_REPEAT_MEETINGS,
+        description="How many times the pair should meet, each in its own slot (a follow-up, another team member)",
     )
 
 
@@ -266,6 +272,55 @@ class Scenario(_Strict):
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class RequestGroup:
+    """The merged requests of one pair for one session (None: any time): ``meetings`` meetings at that level."""
+
+    session: str | None
+    meetings: int
+    level: str
+    by: str
+
+
+def request_groups(requests: list[Request]) -> dict[tuple[str, str], list[RequestGroup]]:
+    """Requests merged per pair: one group, or a morning and an afternoon group.
+
+    The requests of a pair describe the same meetings (a buyer's and an exhibitor's
+    wish make "both", must wins, the larger ``meetings`` counts, a session-less
+    request takes the pair's one named session) unless they name both the morning
+    and the afternoon: those are separate meetings, one group per session.
+    """
+    by_pair: dict[tuple[str, str], list[Request]] = {}
+    for request in requests:
+        by_pair.setdefault((request.buyer, request.exhibitor), []).append(request)
+    merged: dict[tuple[str, str], list[RequestGroup]] = {}
+    for pair, own in by_pair.items():
+        named = sorted({r.session for r in own if r.session is not None})
+        if len(named) < 2:
+            parts = [(named[0] if named else None, own)]
+        else:  # each session its own meetings; a session-less request here is a validation problem, counted in the morning
+            parts = [(name, [r for r in own if r.session in (name, None if name == "morning" else name)]) for name in named]
+        groups = []
+        for session, members in parts:
+            by = members[0].by
+            for r in members[1:]:
+                by = combine_sides(by, r.by)
+            level = "must" if any(r.level == "must" for r in members) else "want"
+            groups.append(RequestGroup(session, max(r.meetings for r in members), level, by))
+        merged[pair] = groups
+    return merged
+
+
+def combine_sides(first: str, second: str) -> str:
+    """Who asked, when two requests of one pair are merged: a buyer's and an exhibitor's wish make "both"."""
+    sides = {first, second}
+    if "both" in sides or {"buyer", "exhibitor"} <= sides:
+        return "both"
+    if "organizer" in sides:
+        return "organizer"
+    return first
+
+
 # ---------------------------------------------------------------------------
 # Cross-reference validation: what pydantic's per-field checks cannot see.
 # ---------------------------------------------------------------------------
@@ -399,7 +454,8 @@ def semantic_problems(scenario: Scenario) -> list[Problem]:
 
     # Pinned meetings.
     slot_starts = _first_slot_starts(scenario)
-    pinned_pairs: dict[tuple[str, str], int] = {}
+    pinned_pairs: dict[tuple[str, str], list[int]] = {}
+    allowed_meetings = {pair: sum(g.meetings for g in groups) for pair, groups in request_groups(scenario.requests).items()}
     pinned_times: dict[tuple[str, date, str], int] = {}
     for p_index, pin in enumerate(scenario.pinned):
         where = f"pinned[{p_index}]"
@@ -408,9 +464,14 @@ def semantic_problems(scenario: Scenario) -> list[Problem]:
         pair = (pin.buyer, pin.exhibitor)
         if pair in blocked:
             add(Problem(where, f"pinned meeting {pin.buyer!r}-{pin.exhibitor!r} is a blocked pair"))
-        if pair in pinned_pairs:
-            add(Problem(where, f"pair {pin.buyer!r}-{pin.exhibitor!r} is pinned twice (also pinned[{pinned_pairs[pair]}])"))
-        pinned_pairs.setdefault(pair, p_index)
+        pinned_pairs.setdefault(pair, []).append(p_index)
+        allowed = allowed_meetings.get(pair, 1)
+        if len(pinned_pairs[pair]) > allowed:
+            first = pinned_pairs[pair][0]
+            if allowed == 1:
+                add(Problem(where, f"pair {pin.buyer!r}-{pin.exhibitor!r} is pinned twice (also pinned[{first}])"))
+            else:
+                add(Problem(where, f"pair {pin.buyer!r}-{pin.exhibitor!r} is pinned {len(pinned_pairs[pair])} times (from pinned[{first}]) but requested for {allowed} meetings"))
         if pin.date not in fair_dates:
             add(Problem(f"{where}.date", f"{pin.date} is not a day of the fair"))
             continue
@@ -440,12 +501,17 @@ def _brokerage_problems(scenario: Scenario, participant_ids: set[str], blocked: 
                 key, pair = frozenset((item.buyer, item.exhibitor)), (item.buyer, item.exhibitor)
                 if oriented.setdefault(key, pair) != pair:
                     problems.append(Problem(f"{kind}[{index}]", f"pair {item.buyer!r}-{item.exhibitor!r} is already listed the other way round; list both sides in one order"))
-    sessions: dict[tuple[str, str], set] = {}
+    sessions: dict[tuple[str, str], dict] = {}
     for index, request in enumerate(scenario.requests):
-        sessions.setdefault((request.buyer, request.exhibitor), set()).add(request.session)
+        sessions.setdefault((request.buyer, request.exhibitor), {}).setdefault(request.session, index)
     for (buyer, exhibitor), kinds in sessions.items():
-        if {"morning", "afternoon"} <= kinds:
-            problems.append(Problem("requests", f"{buyer!r}-{exhibitor!r} is requested both in the morning and in the afternoon only"))
+        if {"morning", "afternoon"} <= kinds.keys() and None in kinds:
+            problems.append(
+                Problem(
+                    f"requests[{kinds[None]}].session",
+                    f"{buyer!r}-{exhibitor!r} has morning and afternoon requests: say which session this one is for",
+                )
+            )
     known = {(r.buyer, r.exhibitor) for r in scenario.requests} | {(p.buyer, p.exhibitor) for p in scenario.pinned}
     edges: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for index, rule in enumerate(scenario.precedences):

@@ -171,6 +171,11 @@ class SolverInfo(_Out):
     )
     fallback: bool = Field(default=False, description="True when CP-SAT found nothing and the greedy schedule was kept")
     message: str = ""
+    engine: str = Field(
+        default="local",
+        description="Where the solve's tasks ran: 'local' (this machine), or 'dask ADDRESS' (a Dask cluster; docs/cluster.md)",
+    )
+    tasks: int = Field(default=0, description="Tasks sent to the engine (day parts, portfolio members, a whole solve job)")
 
 
 class PreviousRef(_Out):

@@ -1,4 +1,4 @@
-"""The organizer's desk over HTTP: a JSON API (OpenAPI at /api/docs) and, for now, one page.
+"""The organizer's desk over HTTP: a JSON API (OpenAPI at /api/docs) and the pages (``pages.py``).
 
 ``create_app(workspace_dir)`` opens the workspace (taking its runner lock and
 marking jobs a previous server left running as interrupted), starts the job
@@ -10,7 +10,8 @@ Safety, for a server on an organizer's laptop:
   a loopback host (``Host: localhost``/``127.0.0.1``/``[::1]``), which stops DNS
   rebinding;
 - with a token, every request carries ``Authorization: Bearer <token>`` or a
-  ``token`` cookie (for pages); else 401;
+  ``token`` cookie (for pages, set by the ``/login`` form); else 401, or for a
+  browser asking for a page, a redirect to ``/login``;
 - a request whose ``Origin`` names another site, or that a browser marks
   ``Sec-Fetch-Site: cross-site``/``same-site``, is refused (403): another web
   page cannot drive the desk from the organizer's browser;
@@ -36,20 +37,19 @@ from typing import Annotated, Literal
 from fastapi import FastAPI, File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
-from jinja2 import Environment
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import Headers
 
 from ..errors import InputError, MatchmakerError
+from .edits import HandEdit
 from .jobs import JobRunner
+from .pages import login_redirect, open_without_token, page_router
 from .service import Service, Upload, job_summary, schedule_summary
 from .workspace import Conflict, JobConflict, NotFound, Workspace, WorkspaceBusy
 
 DEFAULT_MAX_UPLOAD_BYTES = 50 * 2**20
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
-PAGE_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-PAGE_PARTICIPANTS_SHOWN = 10
 
 
 def generate_token() -> str:
@@ -72,6 +72,49 @@ class SolveRequest(BaseModel):
     )
     max_changes_per_participant: int | None = Field(None, ge=0, description="Re-plans with policy minimal: hard cap per participant.")
     freeze_before: str | None = Field(None, description="Re-plans: 'YYYY-MM-DD HH:MM'; nothing before it changes or is added.")
+
+
+class EditRequest(BaseModel):
+    """A hand edit of one meeting (see ``POST /api/events/{id}/schedules/{v}/edit``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["pin", "unpin", "block", "move"] = Field(description="What to do with the pair's meeting.")
+    buyer: str = Field(min_length=1, max_length=100)
+    exhibitor: str = Field(min_length=1, max_length=100)
+    date: str | None = Field(None, description="move only: the new day, 'YYYY-MM-DD'.", examples=["2023-10-22"])
+    start: str | None = Field(None, description="move only: the new start, 'HH:MM' (a slot start).", examples=["15:15"])
+    meeting_at: str | None = Field(
+        None, description="pin or move of a pair that meets several times (a repeat request): which meeting, "
+        "'YYYY-MM-DD HH:MM'.", examples=["2023-10-22 09:00"],
+    )
+
+
+class MeetingPair(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    buyer: str = Field(min_length=1, max_length=100)
+    exhibitor: str = Field(min_length=1, max_length=100)
+
+
+class GoneParticipant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    participant: str = Field(min_length=1, max_length=100, description="A buyer's or exhibitor's id.")
+    date: str = Field(description="'YYYY-MM-DD': gone for the rest of that day.", examples=["2023-10-22"])
+
+
+class DuringFairRequest(BaseModel):
+    """What happened during the fair, for a re-plan that freezes everything before ``now``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    now: str = Field(description="'YYYY-MM-DD HH:MM', local time of the fair.", examples=["2023-10-22 12:00"])
+    cancelled: list[MeetingPair] = Field(default_factory=list, description="Meetings called off that start at or after now.")
+    no_shows: list[MeetingPair] = Field(default_factory=list, description="Meetings that started before now without one side.")
+    gone: list[GoneParticipant] = Field(default_factory=list, description="Participants gone for the rest of a day.")
+    time_limit: float = Field(30.0, ge=1, le=24 * 3600, description="Seconds for the re-plan.")
+    seed: int = Field(0, description="Random seed of the solver.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,7 +217,10 @@ class Guard:
             return JSONResponse({"detail": f"requests from another site ({origin}) are refused"}, status_code=403)
         if headers.get("sec-fetch-site", "").lower() in ("cross-site", "same-site"):
             return JSONResponse({"detail": "requests from another site are refused"}, status_code=403)
-        if self.token is not None and not self._authorized(headers):
+        if self.token is not None and not self._authorized(headers) and not open_without_token(scope.get("path", "")):
+            redirect = login_redirect(scope, headers)
+            if redirect is not None:
+                return redirect
             return JSONResponse(
                 {"detail": "a token is required: send 'Authorization: Bearer <token>'"},
                 status_code=401,
@@ -204,56 +250,6 @@ class Guard:
 
 
 # --------------------------------------------------------------------------------------------
-# The page (a placeholder until the pages step)
-# --------------------------------------------------------------------------------------------
-
-_PAGES = Environment(autoescape=True)
-_INDEX = _PAGES.from_string(
-    """<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>matchmaker: the organizer's desk</title></head>
-<body>
-<h1>The organizer's desk</h1>
-{% if events %}
-<ul>
-{% for event in events %}
-<li><strong>{{ event.name }}</strong> (event {{ event.id }}): {{ event.buyers|length }} buyers, {{ event.exhibitors|length }} exhibitors;
- scenario version {{ event.scenario_version }}; {{ event.schedules }} schedule version(s){% if event.published %}, version {{ event.published }} published{% endif %}
-<br><small>buyers: {{ event.buyers[:shown]|join(", ") }}{% if event.buyers|length > shown %} and {{ event.buyers|length - shown }} more{% endif %};
- exhibitors: {{ event.exhibitors[:shown]|join(", ") }}{% if event.exhibitors|length > shown %} and {{ event.exhibitors|length - shown }} more{% endif %}</small></li>
-{% endfor %}
-</ul>
-{% else %}
-<p>No events yet. Upload a scenario (or event.toml and spreadsheets) with <code>POST /api/events</code>.</p>
-{% endif %}
-<p>The API and its documentation: <a href="/api/docs">/api/docs</a>.</p>
-</body>
-</html>
-"""
-)
-
-
-def _index_page(service: Service) -> str:
-    ws = service.workspace
-    events = []
-    for event in service.events():
-        scenario = service.current_scenario(event.id)
-        published = ws.latest_published(event.id)
-        events.append(
-            {
-                "id": event.id,
-                "name": event.name,
-                "buyers": [b.name for b in scenario.buyers],
-                "exhibitors": [e.name for e in scenario.exhibitors],
-                "scenario_version": ws.latest_scenario_version(event.id).version,
-                "schedules": len(ws.schedule_versions(event.id)),
-                "published": published.version if published else None,
-            }
-        )
-    return _INDEX.render(events=events, shown=PAGE_PARTICIPANTS_SHOWN)
-
-
-# --------------------------------------------------------------------------------------------
 # The app
 # --------------------------------------------------------------------------------------------
 
@@ -265,16 +261,18 @@ def create_app(
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     allowed_hosts: Iterable[str] | None = LOOPBACK_HOSTS,
     solver_workers: int | None = None,
+    cluster: str | None = None,
 ) -> FastAPI:
     """The desk's app over the workspace in ``workspace_dir``, running at most ``jobs`` solves at once.
 
     ``allowed_hosts``: the Host names answered when there is no token (None: any;
     with a token, any host is answered). ``solver_workers``: CP-SAT threads per
-    job (default: the cores divided by ``jobs``).
+    job (default: the cores divided by ``jobs``). ``cluster``: a Dask scheduler's address; each
+    job then runs on its workers (docs/cluster.md).
     """
     workspace = Workspace.open(workspace_dir)
     try:
-        runner = JobRunner(workspace, max_parallel=jobs, solver_workers=solver_workers)
+        runner = JobRunner(workspace, max_parallel=jobs, solver_workers=solver_workers, cluster=cluster)
     except BaseException:
         workspace.close()
         raise
@@ -337,12 +335,7 @@ def create_app(
 
     # --- routes ---
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index() -> HTMLResponse:
-        return HTMLResponse(
-            _index_page(service),
-            headers={"Content-Security-Policy": PAGE_SECURITY_POLICY, "X-Frame-Options": "DENY", "Cache-Control": "no-store"},
-        )
+    app.include_router(page_router(token))  # the pages: /, /events/..., /login, /static/...
 
     @app.get("/api/health", tags=["desk"])
     def health() -> dict:
@@ -429,6 +422,74 @@ def create_app(
             media_type=exported.media_type,
             headers={"Content-Disposition": f'attachment; filename="{exported.filename}"'},
         )
+
+    @app.get("/api/events/{event_id}/scenarios/{version}/compare", tags=["events"])
+    def compare_scenarios(event_id: int, version: int, against: int | None = None) -> dict:
+        """Scenario ``version`` against scenario version ``against``: buyers and exhibitors added,
+        removed and changed (per participant, short phrases: availability, interests, caps,
+        languages, requests, blocked pairs, pins ...) and event-wide changes (``event``).
+
+        Without ``against``: the scenario version of the latest published schedule (what
+        participants were told), else the version before ``version``.
+        """
+        if against is None:
+            against = service.default_comparison_base(event_id, version)
+        return service.compare_scenarios(event_id, against, version).to_json_data()
+
+    @app.post("/api/events/{event_id}/schedules/{version}/edit", status_code=201, tags=["schedules"])
+    def edit_schedule(event_id: int, version: int, body: EditRequest) -> JSONResponse:
+        """A hand edit of schedule ``version``, stored as a new draft whose parent is ``version``.
+
+        - ``pin``: fix the pair's meeting where it is (adds a pin: new scenario version);
+        - ``unpin``: remove the pair's pin (new scenario version);
+        - ``block``: the pair must never meet (adds a blocked pair: new scenario version) and
+          their meeting is dropped; a must request of the pair is refused;
+        - ``move``: the meeting moves to ``date`` ``start`` at the same place (a pinned
+          meeting's pin moves with it: new scenario version).
+
+        The edited schedule is checked against the (new) scenario before anything is
+        stored: a broken rule answers 422 with one ``rule: message`` line per violation
+        in ``problems``, and nothing is stored. 201: ``{version, scenario_version}``, the
+        new draft and the scenario version it belongs to; its change report is at
+        ``.../schedules/{version}/changes``.
+        """
+        edit = HandEdit(body.kind, body.buyer, body.exhibitor, body.date, body.start, body.meeting_at)
+        new = service.edit_schedule(event_id, version, edit)
+        return JSONResponse(
+            {"version": new.version, "scenario_version": new.scenario_version},
+            status_code=201,
+            headers={"Location": f"/api/events/{event_id}/schedules/{new.version}"},
+        )
+
+    @app.post("/api/events/{event_id}/schedules/{version}/during-fair", status_code=202, tags=["jobs"])
+    def during_fair(event_id: int, version: int, body: DuringFairRequest) -> dict:
+        """Re-plan schedule ``version`` after what happened during the fair; answers 202 ``{job}``.
+
+        - ``cancelled`` meetings (starting at or after ``now``) are never placed again:
+          the pair becomes a blocked pair and its requests and pins are removed;
+        - ``no_shows`` (meetings that started before ``now``) stay in the schedule as the
+          past they are, so the pair is not placed again;
+        - ``gone`` participants are unavailable for the rest of that day (from ``now``, or
+          from the end of the slot running then); their must requests whose meeting is
+          lost become wants.
+
+        The changed scenario is stored as a new scenario version, then a re-plan job
+        starts with ``previous = version``, policy ``keep`` and ``freeze_before = now``:
+        nothing before ``now`` changes and nothing new goes before it. Bad entries
+        answer 422 with one line each in ``problems`` (nothing stored); an unfinished
+        job of the event answers 409.
+        """
+        job = service.start_during_fair(
+            event_id,
+            version,
+            body.now,
+            [(m.buyer, m.exhibitor) for m in body.cancelled],
+            [(m.buyer, m.exhibitor) for m in body.no_shows],
+            [(g.participant, g.date) for g in body.gone],
+            body.time_limit,
+            body.seed,
+        )
+        return {"job": job.id}
 
     return app
 

@@ -7,12 +7,15 @@ started with multiprocessing's ``spawn`` method (a fresh interpreter: no copy of
 the server's threads, sockets or SQLite connection); a thread of the server
 watches it and does every workspace write:
 
-- progress: the solver's ``on_progress`` callback reports each better solution;
-  the worker sends them up a pipe and the watcher records at most
-  PROGRESS_WRITES_PER_SECOND of them. While solving, ``gap_percent`` is CP-SAT's
-  internal gap (objective against bound, in its scaled units; ``value`` and
-  ``bound`` are left empty); once a schedule exists, value, bound and gap are the
-  schedule's own (``stats.value``, ``stats.upper_bound_value``, ``stats.gap_percent``).
+- progress: the solver's ``on_progress`` callback reports each stage reached (with
+  the meeting value so far and, once the selection LP or a bound is known, the most
+  possible: ``value``, ``bound``, ``gap_percent`` in the schedule's units) and each
+  better CP-SAT solution (its internal gap only: objective against bound, in its
+  scaled units); the worker sends them up a pipe and the watcher records at most
+  PROGRESS_WRITES_PER_SECOND of them, and at least one a second (HEARTBEAT_SECONDS:
+  the seconds move on between reports). ``seconds`` are the job's own, from its
+  start. Once a schedule exists, value, bound and gap are the schedule's
+  (``stats.value``, ``stats.upper_bound_value``, ``stats.gap_percent``).
 - the result: the checked schedule is stored as a draft schedule version (with
   its parent version and change report for a re-plan) and the job is done;
 - errors: the job fails with the library's message lines (``InfeasibleError``:
@@ -31,6 +34,7 @@ next server marks the job ``interrupted`` when it opens the workspace.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import multiprocessing
@@ -41,7 +45,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +61,7 @@ from .workspace import (
 logger = logging.getLogger(__name__)
 
 PROGRESS_WRITES_PER_SECOND = 2
+HEARTBEAT_SECONDS = 0.5  # at most this long between progress writes while a job runs (the page polls once a second)
 WORKER_SENDS_PER_SECOND = 10
 POLL_SECONDS = 0.2
 STOPPED_STAGE = "stopped early"
@@ -91,7 +96,7 @@ class _Running:
 class JobRunner:
     """Runs a workspace's jobs in worker processes, at most ``max_parallel`` at once."""
 
-    def __init__(self, workspace: Workspace, max_parallel: int = 1, solver_workers: int | None = None):
+    def __init__(self, workspace: Workspace, max_parallel: int = 1, solver_workers: int | None = None, cluster: str | None = None):
         if max_parallel < 1:
             raise ValueError("at least one job must be able to run")
         if not workspace.runs_jobs:
@@ -102,6 +107,8 @@ class JobRunner:
         self.max_parallel = max_parallel
         # CP-SAT threads per job: the cores shared by the jobs that may run together.
         self.solver_workers = solver_workers or max(1, (os.cpu_count() or 1) // max_parallel)
+        # A Dask scheduler's address: each job then runs as one task on its workers (solver/executor.run_job).
+        self.cluster = cluster
         self._context = multiprocessing.get_context("spawn")
         self._queue: deque[int] = deque()
         self._running: dict[int, _Running] = {}
@@ -185,7 +192,8 @@ class JobRunner:
                 running = _Running(job_id, folder, StopFlag(str(folder / "stop")))
                 running.thread = threading.Thread(target=self._watch, args=(running,), name=f"matchmaker-job-{job_id}", daemon=True)
                 self._running[job_id] = running
-            running.thread.start()
+                # Started under the lock: a shutdown that sees the job in _running can always join its thread.
+                running.thread.start()
 
     def _watch(self, running: _Running) -> None:
         try:
@@ -216,19 +224,28 @@ class JobRunner:
             "policy": params.get("policy", "keep"),
             "max_changes_per_participant": params.get("max_changes_per_participant"),
             "freeze_before": params.get("freeze_before"),
+            "job_id": job_id,
+            "cluster": self.cluster,
         }
+        job_started = time.monotonic()
+        # The task goes by file, not as the process' arguments: a fair's JSON (1 MB at Anping) through the
+        # spawn pipe blocks start() until the new interpreter has started and read it (seconds on a busy
+        # machine), with no progress written meanwhile.
+        task_file = running.folder / "task.json"
+        task_file.write_text(json.dumps(task), encoding="utf-8")
         ws.update_progress(job_id, _stopping(Progress(stage="starting", seconds=0.0), running))
         receiver, sender = self._context.Pipe(duplex=False)
         process = self._context.Process(
-            target=worker_main, args=(sender, task, running.flag, os.getpid()), name=f"matchmaker-job-{job_id}", daemon=False
+            target=worker_main, args=(sender, str(task_file), running.flag, os.getpid()), name=f"matchmaker-job-{job_id}", daemon=False
         )
         running.process = process
         process.start()
         sender.close()
 
         result: tuple | None = None
-        pending: Progress | None = None
-        last_write = 0.0
+        latest = Progress(stage="starting")
+        fresh = False  # a report not written yet
+        last_write = time.monotonic()
         while True:
             message = None
             try:
@@ -238,17 +255,18 @@ class JobRunner:
                 break  # the worker is gone (exited or killed)
             if message is not None:
                 if message[0] == "progress":
-                    pending = _solver_progress(message[1])
+                    latest, fresh = _solver_progress(message[1], latest), True
                 else:
                     result = message
                     break
             now = time.monotonic()
-            if pending is not None and now - last_write >= 1.0 / PROGRESS_WRITES_PER_SECOND:
+            since = now - last_write
+            if (fresh and since >= 1.0 / PROGRESS_WRITES_PER_SECOND) or since >= HEARTBEAT_SECONDS:
                 try:
-                    ws.update_progress(job_id, _stopping(pending, running))
+                    ws.update_progress(job_id, _stopping(replace(latest, seconds=round(now - job_started, 1)), running))
                 except JobStateError:
                     pass
-                pending, last_write = None, now
+                fresh, last_write = False, now
             if message is None and not process.is_alive():
                 break
         receiver.close()
@@ -287,23 +305,32 @@ class JobRunner:
         ws.finish_job(job_id, "done", schedule_version=version)
 
 
-def _solver_progress(data: dict[str, Any]) -> Progress:
-    """Progress as the solver reported it: stage, seconds and CP-SAT's internal gap (no value/bound:
-    those are in its scaled units, not the schedule's)."""
-    gap = None
-    objective, bound = data.get("objective"), data.get("bound")
-    if isinstance(objective, int | float) and isinstance(bound, int | float) and math.isfinite(objective) and math.isfinite(bound):
-        # as solver.bounds.gap_percent (not imported: it would load OR-Tools into the web process)
-        if bound > 0:
-            gap = max(0.0, round(100.0 * (bound - objective) / bound, 3))
-        elif objective >= bound:
-            gap = 0.0
-    return Progress(stage=data.get("stage"), seconds=round(data.get("seconds", 0.0), 3), gap_percent=gap)
+def _solver_progress(data: dict[str, Any], before: Progress) -> Progress:
+    """Progress as the solver reported it. A stage report carries the meeting value so far and the
+    most possible, kept until the next one; a CP-SAT report moves the stage on, and gives its internal
+    gap (objective against bound, in its scaled units) only before any stage report gave a value."""
+    value, bound = data.get("value"), data.get("value_bound")
+    if value is None:
+        gap = before.gap_percent
+        if before.value is None and data.get("objective") is not None:
+            gap = _gap(data.get("bound"), data.get("objective"))
+        return Progress(stage=data.get("stage"), value=before.value, bound=before.bound, gap_percent=gap)
+    bound = bound if bound is not None else before.bound
+    return Progress(stage=data.get("stage"), value=value, bound=bound, gap_percent=_gap(bound, value))
+
+
+def _gap(bound: Any, achieved: Any) -> float | None:
+    """As solver.bounds.gap_percent (not imported: it would load OR-Tools into the web process)."""
+    if not (isinstance(achieved, int | float) and isinstance(bound, int | float) and math.isfinite(achieved) and math.isfinite(bound)):
+        return None
+    if bound > 0:
+        return max(0.0, round(100.0 * (bound - achieved) / bound, 3))
+    return 0.0 if achieved >= bound else None
 
 
 def _stopping(progress: Progress, running: _Running) -> Progress:
     if running.stop_requested and not (progress.stage or "").endswith(STOPPING_SUFFIX):
-        return Progress(stage=f"{progress.stage}{STOPPING_SUFFIX}", seconds=progress.seconds, gap_percent=progress.gap_percent)
+        return replace(progress, stage=f"{progress.stage}{STOPPING_SUFFIX}")
     return progress
 
 
@@ -324,25 +351,31 @@ def _watch_parent(parent_pid: int, flag: StopFlag) -> None:
             return
 
 
-def worker_main(conn, task: dict[str, Any], flag: StopFlag, parent_pid: int) -> None:
+def worker_main(conn, task_file: str, flag: StopFlag, parent_pid: int) -> None:
     """Solve or re-plan ``task`` and send ("result", schedule json, changes json | None, stats) or
     ("error", lines) up ``conn``; progress goes up as ("progress", {...})."""
     threading.Thread(target=_watch_parent, args=(parent_pid, flag), daemon=True).start()
+    task: dict[str, Any] = json.loads(Path(task_file).read_text(encoding="utf-8"))
     last = [0.0]
 
     def on_progress(progress) -> None:
         now = time.monotonic()
-        if now - last[0] < 1.0 / WORKER_SENDS_PER_SECOND:
-            return
+        if progress.value is None and now - last[0] < 1.0 / WORKER_SENDS_PER_SECOND:
+            return  # CP-SAT's improvements are thinned; a stage reached always goes up
         last[0] = now
         try:
-            conn.send(("progress", {"stage": progress.stage, "seconds": progress.seconds,
-                                    "objective": progress.objective, "bound": progress.bound}))
+            conn.send(("progress", {"stage": progress.stage, "objective": progress.objective, "bound": progress.bound,
+                                    "value": progress.value, "value_bound": progress.value_bound}))
         except OSError:
             pass  # the server is gone; the parent watcher stops the solve
 
     try:
-        message = _solve_task(task, flag, on_progress)
+        if task.get("cluster"):  # the whole job on a cluster worker; progress and stop travel through the scheduler
+            from ..solver.executor import run_job
+
+            message = run_job(task["cluster"], _solve_task, task, f"solve job {task.get('job_id')}", flag, on_progress)
+        else:
+            message = _solve_task(task, flag, on_progress)
     except Exception as error:  # noqa: BLE001 - every failure becomes the job's error
         message = ("error", _error_lines(error))
     try:
@@ -352,7 +385,9 @@ def worker_main(conn, task: dict[str, Any], flag: StopFlag, parent_pid: int) -> 
         pass
 
 
-def _solve_task(task: dict[str, Any], flag: StopFlag, on_progress) -> tuple:
+def _solve_task(task: dict[str, Any], flag, on_progress, cores: int | None = None, started: float | None = None) -> tuple:
+    """The job itself (here, or on a cluster worker: then ``cores`` are the ones its task reserves and
+    ``started`` is when it first started there)."""
     import hashlib
     import json
 
@@ -361,10 +396,10 @@ def _solve_task(task: dict[str, Any], flag: StopFlag, on_progress) -> tuple:
     from ..spec.scenario import parse_scenario
     from ..spec.schedule import Schedule
 
-    started = time.monotonic()
+    started = started if started is not None else time.monotonic()
     scenario = parse_scenario(json.loads(task["scenario_json"]), "scenario")
     options = SolveOptions(
-        time_limit=task["time_limit"], workers=task["workers"], seed=task["seed"], on_progress=on_progress, stop=flag,
+        time_limit=task["time_limit"], workers=cores or task["workers"], seed=task["seed"], on_progress=on_progress, stop=flag,
         started=started,  # the limit counts from the worker's start: loading is part of the job
     )
     changes = None

@@ -16,17 +16,30 @@ import io
 import json
 import re
 import tempfile
+import threading
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..analysis.diff import diff_schedules
 from ..errors import InputError, MatchmakerError, Problem, ScenarioError
 from ..io.export import FORMATS
 from ..spec.scenario import Scenario, parse_scenario
+from ..spec.schedule import Schedule
+from . import edits
+from .edits import FairReport, HandEdit, ScenarioComparison
 from .jobs import JobRunner
-from .workspace import Event, Job, NotFound, ScheduleVersion, Workspace
+from .workspace import (
+    Conflict,
+    Event,
+    Job,
+    JobConflict,
+    NotFound,
+    ScheduleVersion,
+    Workspace,
+)
 
 SCENARIO_FIELD = "scenario"
 IMPORT_FIELDS = ("event", "buyers", "exhibitors", "requests", "blocked")
@@ -34,11 +47,13 @@ REQUIRED_IMPORT_FIELDS = ("event", "buyers", "exhibitors")
 UPLOAD_FIELDS = (SCENARIO_FIELD, *IMPORT_FIELDS)
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".txt")
 MAX_LABEL_CHARS = 120
+MAX_SOURCE_CHARS = 500
 
 Policy = Literal["keep", "minimal", "full"]
 
 EXPORT_MEDIA = {
     "ics": ("application/zip", "calendars.zip"),
+    "agendas": ("application/zip", "agendas.zip"),
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "schedule.xlsx"),
     "csv": ("text/csv; charset=utf-8", "meetings.csv"),
     "html": ("text/html; charset=utf-8", "report.html"),
@@ -186,6 +201,9 @@ class Service:
     def __init__(self, workspace: Workspace, runner: JobRunner | None = None):
         self.workspace = workspace
         self.runner = runner
+        # Edits read the latest scenario version and store the next one: one at a time, so that
+        # two edits at once cannot each build on the same version and lose the other's change.
+        self._edit_lock = threading.Lock()
 
     # --- events and scenarios ---
 
@@ -249,9 +267,12 @@ class Service:
         previous: int | None = None,
         max_changes_per_participant: int | None = None,
         freeze_before: str | None = None,
+        during_fair: dict[str, Any] | None = None,
     ) -> int:
         """Queue a solve of the event's latest scenario (a re-plan against ``previous``, by default the
-        latest published version when there is one); returns the job id. JobConflict while one is active."""
+        latest published version when there is one); returns the job id. JobConflict while one is active.
+
+        ``during_fair``: what the organizer reported (``start_during_fair``), kept in the job's params."""
         if self.runner is None:
             raise MatchmakerError("this desk does not run jobs")
         ws = self.workspace
@@ -281,6 +302,8 @@ class Service:
             "max_changes_per_participant": max_changes_per_participant,
             "freeze_before": freeze_before,
         }
+        if during_fair is not None:
+            params["during_fair"] = during_fair
         return self.runner.submit(event_id, "replan" if previous is not None else "solve", params)
 
     def stop_job(self, job_id: int) -> Job:
@@ -290,6 +313,143 @@ class Service:
 
     def job(self, job_id: int) -> Job:
         return self.workspace.job(job_id)
+
+    def start_during_fair(
+        self,
+        event_id: int,
+        version: int,
+        now: str,
+        cancelled: list[tuple[str, str]],
+        no_shows: list[tuple[str, str]],
+        gone: list[tuple[str, str]],
+        time_limit: float,
+        seed: int = 0,
+    ) -> Job:
+        """Re-plan schedule ``version`` after what happened during the fair, freezing everything before ``now``.
+
+        ``now``: 'YYYY-MM-DD HH:MM' (local time, a day of the fair); ``cancelled``: (buyer,
+        exhibitor) meetings of the schedule that start at or after ``now`` and are called off;
+        ``no_shows``: meetings that started before ``now`` without one side; ``gone``:
+        (participant id, 'YYYY-MM-DD'): gone for the rest of that day. What each does to the
+        scenario is in ``edits.during_fair``: cancelled pairs are blocked (never placed again),
+        no-shows stay in the schedule as the past they are, the gone are made unavailable.
+
+        A new scenario version (the latest one changed so) is stored when the scenario
+        changes, then a re-plan job is queued: ``previous=version``, policy ``keep``,
+        ``freeze_before=now`` (meetings before ``now`` never change and nothing new goes
+        before it). Bad input raises InputError with one line per problem and stores
+        nothing; an unfinished job of the event raises JobConflict before anything is stored.
+        """
+        if self.runner is None:
+            raise MatchmakerError("this desk does not run jobs")
+        ws = self.workspace
+        ws.schedule_version(event_id, version)  # NotFound
+        report = FairReport(now, tuple(cancelled), tuple(no_shows), tuple(gone))
+        with self._edit_lock:
+            self._no_active_job(event_id)
+            base, data, scenario = self._latest_scenario(event_id)
+            schedule = self._schedule(event_id, version)
+            changes = edits.during_fair(data, scenario, schedule, report)
+            if changes.scenario_data is not None:
+                text = _scenario_text(changes.scenario_data)
+                self._add_edited_scenario(event_id, base, text, f"{changes.summary} (schedule version {version})")
+            note = {**report.to_json_data(), "musts_made_wants": [list(p) for p in changes.downgraded]}
+            job_id = self.start_solve(
+                event_id, time_limit, seed, "keep", previous=version, freeze_before=report.now.strip(), during_fair=note
+            )
+        return ws.job(job_id)
+
+    # --- comparing and editing ---
+
+    def compare_scenarios(self, event_id: int, old_version: int, new_version: int) -> ScenarioComparison:
+        """Scenario ``new_version`` against ``old_version``: buyers, exhibitors (and brokerage
+        participants) added, removed and changed, each change a short phrase, plus event-wide changes."""
+        old = self.scenario(event_id, old_version)  # NotFound
+        new = self.scenario(event_id, new_version)
+        return edits.compare_scenarios(old, new, old_version, new_version)
+
+    def default_comparison_base(self, event_id: int, version: int) -> int:
+        """What a scenario version is compared against by default: the scenario version of the latest
+        published schedule (what participants were told), else the version before; InputError for none."""
+        self.workspace.scenario_version(event_id, version)  # NotFound
+        published = self.workspace.latest_published(event_id)
+        if published is not None:
+            return published.scenario_version
+        if version > 1:
+            return version - 1
+        raise InputError([Problem("against", "scenario version 1 has nothing before it and nothing is published; "
+                                             "name a version to compare against")], "request")
+
+    def edit_schedule(self, event_id: int, version: int, edit: HandEdit) -> ScheduleVersion:
+        """Apply a hand edit to schedule ``version``; returns the new draft schedule version.
+
+        Semantics per kind in ``edits.HandEdit``: ``pin`` / ``unpin`` add / remove the pair's
+        pin (a new scenario version, meetings unchanged); ``block`` adds the pair to the
+        blocked pairs (a new scenario version) and drops their meeting; ``move`` moves the
+        meeting to ``date`` ``start`` (a new scenario version only when it was pinned: the
+        pin moves along). The edit builds on the event's latest scenario version, so that
+        no later upload is undone.
+
+        Before anything is stored, the edited schedule is checked by the independent
+        checker against the (new) scenario: a violation raises InputError, one
+        ``rule: message`` line each, and nothing is stored. The new draft's parent is
+        ``version``; it carries a change report (who must be told what), recomputed
+        stats and explanations, and keeps the parent's upper bound when it still holds
+        (not after an unpin, nor when the parent was made from an older scenario version).
+        """
+        ws = self.workspace
+        record = ws.schedule_version(event_id, version)  # NotFound
+        parent_text = ws.schedule_json(event_id, version)
+        parent = self._schedule(event_id, version, parent_text)
+        with self._edit_lock:
+            base, data, scenario = self._latest_scenario(event_id)
+            hint = None
+            if record.scenario_version != base:
+                hint = (f"schedule version {version} was made from scenario version {record.scenario_version}, and the "
+                        f"latest is {base}: re-plan it against the latest scenario first")
+            try:
+                outcome = edits.apply_edit(data, scenario, parent, edit)
+            except ScenarioError as error:  # the edited scenario is invalid (a pin where someone is away ...)
+                if hint is None:
+                    raise
+                raise ScenarioError([*error.problems, Problem("", hint)], error.file) from None
+            edits.check_edit(outcome.scenario, outcome.schedule, edit.label, hint)
+            note = f"schedule version {version} edited by hand: {outcome.description}"
+            schedule = edits.finish_schedule(
+                outcome.schedule, outcome.scenario, parent, version, record.sha256,
+                keep_bounds=edit.kind != "unpin" and record.scenario_version == base,
+                touched={edit.buyer, edit.exhibitor}, note=note,
+            )
+            changes = diff_schedules(parent, schedule, outcome.reasons)
+            # Everything is checked above; the scenario and the draft are stored in one transaction.
+            text = _scenario_text(outcome.scenario_data) if outcome.scenario_data is not None else None
+            source = f"hand edit of schedule version {version}: {outcome.description}"[:MAX_SOURCE_CHARS]
+            _, new = ws.add_edited_versions(
+                event_id, base, text, source, schedule.to_json(), parent=version, changes_json=changes.to_json()
+            )
+        return ws.schedule_version(event_id, new)
+
+    def _latest_scenario(self, event_id: int) -> tuple[int, dict[str, Any], Scenario]:
+        """The latest scenario version: its number, its stored JSON data and the parsed scenario."""
+        base = self.workspace.latest_scenario_version(event_id).version
+        data = json.loads(self.workspace.scenario_json(event_id, base))
+        return base, data, parse_scenario(data, f"scenario version {base}")
+
+    def _schedule(self, event_id: int, version: int, text: str | None = None) -> Schedule:
+        return Schedule.model_validate_json(text if text is not None else self.workspace.schedule_json(event_id, version))
+
+    def _add_edited_scenario(self, event_id: int, base: int, text: str, source: str) -> int:
+        """Store an edited scenario as the next version; Conflict if a version was added after ``base``
+        (an upload meanwhile), which the edit would silently undo."""
+        latest = self.workspace.latest_scenario_version(event_id).version
+        if latest != base:
+            raise Conflict(f"event {event_id}: scenario version {latest} was added meanwhile; make the change again on it")
+        return self.workspace.add_scenario_version(event_id, text, source[:MAX_SOURCE_CHARS])
+
+    def _no_active_job(self, event_id: int) -> None:
+        for job in self.workspace.jobs(event_id):
+            if job.active:
+                raise JobConflict(event_id, job.id)
 
     # --- schedules ---
 
@@ -306,7 +466,7 @@ class Service:
         return text
 
     def export(self, event_id: int, version: int, fmt: str) -> Exported:
-        """One export format as bytes; ``ics``: every calendar in one zip.
+        """One export format as bytes; ``ics`` and ``agendas``: every calendar or agenda page in one zip.
 
         Calendars of a re-plan are exported after its ancestors' (parent
         versions) into the same private folder, so a moved meeting keeps its UID
@@ -334,11 +494,16 @@ class Service:
                 written = export_schedule(
                     schedule, scenario, [fmt], out, schedule_file=f"schedule version {record.version}", allow_other_event=True
                 )
-            if fmt == "ics":
-                data = _zip(out, sorted(p for p in written if p.suffix == ".ics"))
+            if fmt in ("ics", "agendas"):  # one file per participant: all of them in one zip
+                data = _zip(out, sorted(written))
             else:
                 data = written[0].read_bytes()
         return Exported(data, media_type, f"event-{event_id}-schedule-{version}-{name}")
+
+
+def _scenario_text(data: dict[str, Any]) -> str:
+    """A scenario version's text, written as the importer writes it."""
+    return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
 
 
 def _zip(root: Path, files: list[Path]) -> bytes:

@@ -446,32 +446,63 @@ class Workspace:
         (its ``scenario.sha256`` is the scenario's fingerprint); it is stored
         byte for byte.
         """
-        text = _text(schedule_json, "schedule")
-        schedule = _parse_schedule(text)
-        if changes_json is not None:
-            changes_json = _text(changes_json, "change report")
-            try:
-                json.loads(changes_json)
-            except ValueError as error:
-                raise ValueError(f"the change report is not JSON: {error}") from None
+        text, schedule, changes_json = _schedule_texts(schedule_json, changes_json)
         with self._write() as conn:
             _require_event(conn, event_id)
-            fingerprint = _require_scenario(conn, event_id, scenario_version, "fingerprint")[0]
-            if schedule.scenario.sha256 != fingerprint:
-                raise DifferentEventError(
-                    f"the schedule was made from another scenario (sha256 {schedule.scenario.sha256[:12]}…),"
-                    f" not from scenario version {scenario_version} of event {event_id} ({fingerprint[:12]}…)"
-                )
-            if parent is not None:
-                _require_schedule(conn, event_id, parent, "version")
-            version = _next_version(conn, "schedule_versions", event_id)
-            conn.execute(
-                "INSERT INTO schedule_versions"
-                " (event_id, version, scenario_version, status, json, sha256, parent_version, changes_json, created_at)"
-                " VALUES (?, ?, ?, 'draft', ?, ?, ?, ?, ?)",
-                (event_id, version, scenario_version, text, _sha256(text), parent, changes_json, _now()),
+            return self._insert_schedule(conn, event_id, scenario_version, text, schedule, parent, changes_json)
+
+    def add_edited_versions(
+        self,
+        event_id: int,
+        base_scenario_version: int,
+        scenario_json: str | None,
+        source: str,
+        schedule_json: str,
+        parent: int,
+        changes_json: str | None = None,
+    ) -> tuple[int, int]:
+        """A hand edit, in one transaction: the edited scenario (if any) as the next scenario version and the
+        schedule made from it as a draft; returns (scenario version, schedule version).
+
+        Conflict, and nothing stored, when a scenario version was added after ``base_scenario_version``
+        (an upload meanwhile, which the edit would silently undo).
+        """
+        text, schedule, changes_json = _schedule_texts(schedule_json, changes_json)
+        scenario = _scenario_text(scenario_json, source) if scenario_json is not None else None
+        with self._write() as conn:
+            _require_event(conn, event_id)
+            latest = conn.execute(
+                "SELECT MAX(version) FROM scenario_versions WHERE event_id = ?", (event_id,)
+            ).fetchone()[0]
+            if latest != base_scenario_version:
+                raise Conflict(f"event {event_id}: scenario version {latest} was added meanwhile; make the change again on it")
+            scenario_version = base_scenario_version
+            if scenario is not None:
+                scenario_version = self._insert_scenario(conn, event_id, scenario[0], scenario[1], source, _now())
+            version = self._insert_schedule(conn, event_id, scenario_version, text, schedule, parent, changes_json)
+            return scenario_version, version
+
+    @staticmethod
+    def _insert_schedule(
+        conn: sqlite3.Connection, event_id: int, scenario_version: int, text: str, schedule: Schedule,
+        parent: int | None, changes_json: str | None,
+    ) -> int:
+        fingerprint = _require_scenario(conn, event_id, scenario_version, "fingerprint")[0]
+        if schedule.scenario.sha256 != fingerprint:
+            raise DifferentEventError(
+                f"the schedule was made from another scenario (sha256 {schedule.scenario.sha256[:12]}…),"
+                f" not from scenario version {scenario_version} of event {event_id} ({fingerprint[:12]}…)"
             )
-            return version
+        if parent is not None:
+            _require_schedule(conn, event_id, parent, "version")
+        version = _next_version(conn, "schedule_versions", event_id)
+        conn.execute(
+            "INSERT INTO schedule_versions"
+            " (event_id, version, scenario_version, status, json, sha256, parent_version, changes_json, created_at)"
+            " VALUES (?, ?, ?, 'draft', ?, ?, ?, ?, ?)",
+            (event_id, version, scenario_version, text, _sha256(text), parent, changes_json, _now()),
+        )
+        return version
 
     def schedule_versions(self, event_id: int) -> list[ScheduleVersion]:
         with self._read() as conn:
@@ -796,6 +827,19 @@ def _scenario_text(value: str | bytes, source: str) -> tuple[str, str]:
         where = f"line {error.lineno} column {error.colno}"
         raise ScenarioError([Problem(where, f"malformed JSON: {error.msg}")], source) from None
     return text, parse_scenario(data, source).fingerprint()
+
+
+def _schedule_texts(schedule_json: str | bytes, changes_json: str | None) -> tuple[str, Schedule, str | None]:
+    """A schedule's text and model, and its change report's text (checked to be JSON)."""
+    text = _text(schedule_json, "schedule")
+    schedule = _parse_schedule(text)
+    if changes_json is not None:
+        changes_json = _text(changes_json, "change report")
+        try:
+            json.loads(changes_json)
+        except ValueError as error:
+            raise ValueError(f"the change report is not JSON: {error}") from None
+    return text, schedule, changes_json
 
 
 def _parse_schedule(text: str) -> Schedule:

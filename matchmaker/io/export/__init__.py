@@ -1,11 +1,16 @@
-"""Exporting a schedule for the people at the fair: calendars, a workbook, a CSV and an HTML report.
+"""Exporting a schedule for the people at the fair: calendars, agenda pages, a workbook, a CSV and an HTML report.
 
 ``export_schedule(schedule, scenario, formats, outdir)`` writes into ``outdir``:
 
 - ``ics``:  ``ics/buyer-<id>.ics``, ``ics/exhibitor-<id>.ics``, ``ics/location-<id>.ics``
+- ``agendas``: ``agendas/buyer-<id>.html``, ``agendas/exhibitor-<id>.html`` (one printable page each)
 - ``xlsx``: ``schedule.xlsx``
 - ``csv``:  ``meetings.csv``
 - ``html``: ``report.html``
+
+Participant files (calendars, agenda pages, the CSV's text columns) are in each
+participant's language (``matchmaker.io.i18n``) unless ``language`` forces one;
+the workbook and the report are in ``organizer_language``.
 
 Export files in ``outdir`` are replaced (atomically, one file at a time);
 earlier calendars there are read first so that a re-planned schedule updates
@@ -23,11 +28,12 @@ from ...errors import DifferentEventError, MatchmakerError
 from ...spec.scenario import Scenario
 from ...spec.schedule import Schedule
 from ..files import check_writable_folder
-from .common import build_context
+from ..i18n import DEFAULT_LANGUAGE, parse_language
+from .common import Languages, build_context
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("ics", "xlsx", "csv", "html")
+FORMATS = ("ics", "agendas", "xlsx", "csv", "html")
 
 
 def _exporter(fmt: str):
@@ -36,6 +42,10 @@ def _exporter(fmt: str):
         from .ics import export_ics
 
         return export_ics
+    if fmt == "agendas":
+        from .agendas import export_agendas
+
+        return export_agendas
     if fmt == "xlsx":
         from .xlsx import export_xlsx
 
@@ -75,8 +85,15 @@ def export_schedule(
     outdir: str | Path,
     schedule_file: str | None = None,
     allow_other_event: bool = False,
+    language: str | None = None,
+    organizer_language: str = DEFAULT_LANGUAGE,
 ) -> list[Path]:
     """Write the schedule in each of ``formats`` into ``outdir``; return the files written.
+
+    ``language`` (``en``, ``zh``, ``ru``, ``ar``) writes every participant file in
+    that language instead of each participant's own; ``organizer_language`` is
+    the language of the workbook, the report and shared places' calendars. An
+    unsupported one raises UnsupportedLanguageError before anything is written.
 
     Raises DifferentEventError (an InputError) when the schedule was made for
     another event (see ``check_same_event``) unless ``allow_other_event``;
@@ -86,6 +103,7 @@ def export_schedule(
     of these is raised.
     """
     outdir = Path(outdir)
+    languages = Languages(parse_language(language) if language else None, parse_language(organizer_language))
     chosen = list(dict.fromkeys(formats))
     exporters = [(fmt, _exporter(fmt)) for fmt in chosen]
     if not allow_other_event:
@@ -96,7 +114,7 @@ def export_schedule(
             schedule.scenario.name,
             schedule.scenario.sha256[:12],
         )
-    context = build_context(schedule, scenario, schedule_file)
+    context = build_context(schedule, scenario, schedule_file, languages)
     check_writable_folder(outdir)
     written: list[Path] = []
     for fmt, export in exporters:

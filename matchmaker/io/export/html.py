@@ -1,5 +1,8 @@
 """report.html: one self-contained, printable report (no network: inline CSS, JS and SVG only).
 
+In the organizer's language (``Languages.organizer``): the template's words through ``_()``,
+the search count's wording from data attributes (the script fills in the numbers).
+
 Rendered from ``matchmaker/templates/report.html`` with Jinja2 autoescaping, so
 every text from the input files is HTML-escaped. No input text is placed inside
 the script: the search reads ``data-search`` attributes. A Content-Security-Policy
@@ -16,9 +19,10 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from .common import Context, group_by_day, write_bytes_atomic
+from .templates import template_environment
 
 FILE_NAME = "report.html"
 CHART_HEIGHT = 120
@@ -53,17 +57,8 @@ def bar_chart(counts: list[tuple[str, int]]) -> dict:
     return {"bars": bars, "width": width, "height": CHART_HEIGHT, "max": max((c for _, c in ordered), default=0), "count": len(ordered)}
 
 
-def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("matchmaker", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 def _agendas(context: Context) -> list[dict]:
+    t = context.organizer_translator
     agendas = []
     for index, (buyer_id, meetings) in enumerate(context.buyer_meetings().items()):
         buyer = context.buyers[buyer_id]
@@ -73,7 +68,7 @@ def _agendas(context: Context) -> list[dict]:
             rows.append({"date": m.date.isoformat(), "start": m.start, "end": m.end, "with": exhibitor.name, "with_id": exhibitor.id,
                          "where": context.location_label(m.location), "interpreter": m.interpreter or ""})
         agendas.append({
-            "anchor": f"agenda-b{index}", "side": "buyer", "id": buyer.id, "name": buyer.name, "detail": buyer.country,
+            "anchor": f"agenda-b{index}", "side": "buyer", "role": t.gettext("Buyer"), "id": buyer.id, "name": buyer.name, "detail": buyer.country,
             "search": search_text(buyer.id, buyer.name, buyer.country), "key": search_text(buyer.id), "rows": rows,
         })
     for index, (exhibitor_id, meetings) in enumerate(context.exhibitor_meetings().items()):
@@ -86,7 +81,7 @@ def _agendas(context: Context) -> list[dict]:
             rows.append({"date": m.date.isoformat(), "start": m.start, "end": m.end, "with": buyer.name, "with_id": buyer.id,
                          "where": context.location_label(m.location), "interpreter": m.interpreter or ""})
         agendas.append({
-            "anchor": f"agenda-e{index}", "side": "exhibitor", "id": exhibitor.id, "name": exhibitor.name, "detail": place,
+            "anchor": f"agenda-e{index}", "side": "exhibitor", "role": t.gettext("Exhibitor"), "id": exhibitor.id, "name": exhibitor.name, "detail": place,
             "search": search_text(exhibitor.id, exhibitor.name, exhibitor.country, place), "key": search_text(exhibitor.id), "rows": rows,
         })
     return agendas
@@ -115,6 +110,8 @@ def _grids(context: Context) -> list[dict]:
                 "cells": [cells.get((location_id, s), []) for s in starts],
             })
         grids.append({"anchor": f"grid-{index}", "date": day.isoformat(), "starts": starts, "rows": rows,
+                      # <bdi>: an ISO date keeps its order inside a right-to-left (Arabic) sentence
+                      "date_isolated": Markup(f"<bdi>{day.isoformat()}</bdi>"),
                       "meetings": len(by_day.get(day, []))})
     return grids
 
@@ -128,14 +125,20 @@ def render_report(context: Context) -> str:
          "exhibitor_id": r.exhibitor, "level": r.level, "by": r.by, "reason": r.reason}
         for r in context.schedule.unscheduled_requests
     ]
-    template = _environment().get_template("report.html")
+    t = context.organizer_translator
+    template = template_environment(t.language).get_template("report.html")
     return template.render(
+        lang=t.tag,
+        dir=t.direction,
+        # The search script fills in {shown} and {total}.
+        count_some=t.gettext("%(shown)s of %(total)s agendas", shown="{shown}", total="{total}"),
+        count_all=t.gettext("%(total)s agendas", total="{total}"),
         name=context.name,
         description=context.scenario.description,
         synthetic=context.scenario.synthetic,
         version=context.schedule.version,
         timezone=context.scenario.timezone,
-        figures=[(label, value) for label, value in context.overview() if label != "Fair"],  # the title says it
+        figures=context.overview()[1:],  # the first row is the fair, which the title says
         chart_buyers=bar_chart(per_buyer),
         chart_exhibitors=bar_chart(per_exhibitor),
         grids=_grids(context),

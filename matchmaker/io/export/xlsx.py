@@ -4,6 +4,10 @@ Every table sheet has a bold frozen header row and an auto-filter; column widths
 follow the content. Text from the input files is protected against formula
 injection (a leading ``'`` before = + - @ tab CR) and stripped of the control
 characters a workbook cannot hold.
+
+Sheet names, the overview's figures and the grid's words are in the organizer's
+language; column names stay the same in every language (they are the keys
+documented in docs/export.md that formulas and scripts refer to).
 """
 
 from __future__ import annotations
@@ -69,11 +73,12 @@ def _date_cells(sheet: Worksheet, column_name: str, header: list[str]) -> None:
 def export_xlsx(context: Context, outdir: Path) -> list[Path]:
     """Write ``outdir/schedule.xlsx``; return its path."""
     workbook = Workbook()
+    t = context.organizer_translator
     overview = workbook.active
-    overview.title = "Overview"
+    overview.title = t.gettext("Overview")
     _table(overview, ["figure", "value"], [[label, text(value)] for label, value in context.overview()])
 
-    buyers_sheet = workbook.create_sheet("Buyer agendas")
+    buyers_sheet = workbook.create_sheet(t.gettext("Buyer agendas"))
     rows = []
     for buyer_id, meetings in context.buyer_meetings().items():
         buyer = context.buyers[buyer_id]
@@ -84,7 +89,7 @@ def export_xlsx(context: Context, outdir: Path) -> list[Path]:
     _table(buyers_sheet, BUYER_AGENDA_COLUMNS, rows, freeze="C2")
     _date_cells(buyers_sheet, "date", BUYER_AGENDA_COLUMNS)
 
-    exhibitors_sheet = workbook.create_sheet("Exhibitor agendas")
+    exhibitors_sheet = workbook.create_sheet(t.gettext("Exhibitor agendas"))
     rows = []
     for exhibitor_id, meetings in context.exhibitor_meetings().items():
         exhibitor = context.exhibitors[exhibitor_id]
@@ -97,19 +102,19 @@ def export_xlsx(context: Context, outdir: Path) -> list[Path]:
 
     by_day = group_by_day(context.meetings)
     for day in context.days():
-        _grid(workbook.create_sheet(f"Grid {day.isoformat()}"), context, day, by_day.get(day, []))
+        _grid(workbook.create_sheet(t.gettext("Grid %(date)s", date=day.isoformat())), context, day, by_day.get(day, []))
 
     per_buyer, per_exhibitor = context.per_buyer(), context.per_exhibitor()
     rows = [["buyer", text(b.id), text(b.name), text(b.country), "", per_buyer[b.id], b.min_meetings, b.max_meetings] for b in context.buyers.values()]
     rows += [["exhibitor", text(e.id), text(e.name), text(e.country or ""), text(context.scenario.meeting_location(e) or ""),
               per_exhibitor[e.id], e.min_meetings, e.max_meetings] for e in context.exhibitors.values()]
-    _table(workbook.create_sheet("Participants"), PARTICIPANT_COLUMNS, rows, freeze="C2")
+    _table(workbook.create_sheet(t.gettext("Participants")), PARTICIPANT_COLUMNS, rows, freeze="C2")
 
     rows = []
     for request in context.schedule.unscheduled_requests:
         rows.append([text(request.buyer), text(context.buyers[request.buyer].name), text(request.exhibitor),
                      text(context.exhibitors[request.exhibitor].name), request.level, request.by, text(request.reason)])
-    _table(workbook.create_sheet("Unscheduled requests"), UNSCHEDULED_COLUMNS, rows)
+    _table(workbook.create_sheet(t.gettext("Unscheduled requests")), UNSCHEDULED_COLUMNS, rows)
 
     workbook.properties.creator = "matchmaker"
     workbook.properties.title = text(context.name)
@@ -120,15 +125,16 @@ def export_xlsx(context: Context, outdir: Path) -> list[Path]:
 
 def _grid(sheet: Worksheet, context: Context, day, meetings) -> None:
     """Rows: locations; columns: slot start times; cells: who meets there then."""
+    t = context.organizer_translator
     starts = context.slot_starts(day)
     cells: dict[tuple[str, str], list[str]] = {}
     for m in meetings:
         buyer, exhibitor = context.buyers[m.buyer], context.exhibitors[m.exhibitor]
         label = f"{buyer.name} ({buyer.id})"
         if len(context.exhibitors_at(m.location)) != 1:
-            label += f" with {exhibitor.name} ({exhibitor.id})"
+            label += f" {t.gettext('with')} {exhibitor.name} ({exhibitor.id})"
         if m.interpreter:
-            label += f" [interpreter {m.interpreter}]"
+            label += f" [{t.gettext('interpreter %(language)s', language=m.interpreter)}]"
         cells.setdefault((m.location, m.start), []).append(label)
     header = ["location", "hall", "exhibitors"] + [f"{s}" for s in sorted(starts, key=minutes)]
     rows = []

@@ -1,6 +1,8 @@
-"""Pair rules: a pair meets at most once; must requests and pinned meetings happen."""
+"""Pair rules: a pair meets at most as often as it asked (once by default); must requests and pinned meetings happen."""
 
 from __future__ import annotations
+
+from itertools import pairwise
 
 from ortools.sat.python import cp_model
 
@@ -9,10 +11,28 @@ from .variables import MeetingVars
 
 
 def add_pair_at_most_once(model: cp_model.CpModel, instance: Instance, mv: MeetingVars) -> None:
-    """Hard: a buyer and an exhibitor meet at most once (a second meeting wastes a slot)."""
+    """Hard: each candidate, one meeting of its pair, takes place at most once.
+
+    A pair asked to meet k times has k candidates (copies), so it meets at most k
+    times; two copies never share a slot, since one participant cannot be in two
+    meetings at once (participants.py). Copies that differ only by their index are
+    interchangeable: they meet in repeat order (copy i+1 only after copy i, in a
+    later slot, stated as for precedences), which removes the k! relabellings of
+    each schedule.
+    """
     for own in mv.by_candidate:
         if len(own) > 1:
             model.add_at_most_one(mv.x[v] for v in own)
+    for run in mv.copy_runs:
+        for first, second in pairwise(run):
+            earlier = [(mv.slot_of[v], mv.x[v]) for v in mv.by_candidate[first]]
+            later = [(mv.slot_of[v], mv.x[v]) for v in mv.by_candidate[second]]
+            model.add(sum(x for _, x in later) <= sum(x for _, x in earlier))
+            for t in sorted({s for s, _ in later}):
+                not_before = [x for s, x in earlier if s >= t]
+                at_or_before = [x for s, x in later if s <= t]
+                if not_before and at_or_before:
+                    model.add_at_most_one(not_before + at_or_before)
 
 
 def add_must_requests(
@@ -22,7 +42,7 @@ def add_must_requests(
 
     ``enforce`` maps candidate -> assumption literal; used only to diagnose infeasibility.
     """
-    for c in instance.must_candidates:
+    for c in instance.must_candidates:  # each of a repeated must's meetings is a must candidate
         constraint = model.add(sum(mv.of_candidate(c.index)) == 1)
         if enforce is not None:
             constraint.only_enforce_if(enforce[c.index])

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
 
-from ...instance.candidates import Instance
+from ...instance.candidates import Instance, interchangeable_copies
 
 
 @dataclass
@@ -23,6 +23,8 @@ class MeetingVars:
     # Helper variables and how to compute each from the set of x indices that are 1,
     # so that a schedule can be given to CP-SAT as a complete hint.
     derived: list[tuple[cp_model.IntVar, Callable[[set[int]], int]]] = field(default_factory=list)
+    # Interchangeable copies of repeated pairs, in the order the model makes them meet (pairs.py).
+    copy_runs: list[list[int]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.x)
@@ -45,7 +47,12 @@ class MeetingVars:
             model.add_hint(var, value_of(active))
 
     def hint_placement(self, model: cp_model.CpModel, placed: dict[int, int]) -> None:
-        """Hint a complete schedule given as candidate -> slot."""
+        """Hint a complete schedule given as candidate -> slot.
+
+        Interchangeable copies are relabelled first (the earliest meeting to the first
+        copy, ...), so a heuristic's schedule satisfies the model's copy order.
+        """
+        placed = in_copy_order(placed, self.copy_runs)
         self.hint(model, {v for v in range(len(self.x)) if placed.get(self.cand_of[v]) == self.slot_of[v]})
 
     def var_at(self, candidate: int, slot: int) -> cp_model.IntVar | None:
@@ -55,9 +62,20 @@ class MeetingVars:
         return None
 
 
+def in_copy_order(placed: dict[int, int], copy_runs: list[list[int]]) -> dict[int, int]:
+    """``placed`` with each run of interchangeable copies relabelled: its slots, in time order, on its first copies."""
+    if not copy_runs:
+        return placed
+    placed = dict(placed)
+    for run in copy_runs:
+        slots = sorted(placed.pop(c) for c in run if c in placed)
+        placed.update(zip(run, slots))
+    return placed
+
+
 def create_meeting_vars(model: cp_model.CpModel, instance: Instance) -> MeetingVars:
     """Create x only where both parties (and, if needed, an interpreter) are available."""
-    mv = MeetingVars()
+    mv = MeetingVars(copy_runs=interchangeable_copies(instance))
     for c in instance.candidates:
         own = []
         for s in c.slots:
