@@ -35,7 +35,7 @@ from ortools.sat.python import cp_model
 from ..errors import InfeasibleError
 from ..instance.candidates import Instance
 from ..spec.schedule import SolverInfo
-from . import break_search
+from . import break_search, breaks_exact
 from .budget import share
 from .diagnose import conflicting_commitments
 from .greedy import greedy_schedule
@@ -51,10 +51,6 @@ logger = logging.getLogger(__name__)
 
 PATTERN_CAP = 4000  # patterns per participant above which it keeps the block-start counter
 TOTAL_PATTERN_CAP = 60_000  # patterns in one model
-# Stage-1 workers, all full searches: search without LP finds the schedule (tic-13.prec15 0.75 s,
-# forumt-14 0.2 s, where max_lp led took 3-30 s) and the strong LP refutes "everyone at its fewest
-# breaks" when that is impossible (tic-13crafc: 0.2 s; search without LP does not in 30 s).
-STAGE1_SUBSOLVERS = ["no_lp", "max_lp", "quick_restart", "default_lp", "core", "pseudo_costs", "reduced_costs", "lb_tree_search"]
 LARGE_PATTERNS = 10_000  # patterns above which stage 2 uses the generic model
 # Local search between stage 1 and stage 2 (tic-13crafc: the optimum 4 in 1-3 s, where stage 2 alone took 17-60 s).
 SEARCH_ITERATIONS = 250_000
@@ -240,12 +236,12 @@ class PatternModel:
 
 
 def build_pattern_model(
-    instance: Instance, chosen: dict[int, PartyPatterns], lower: int = 0, fixed: dict[int, int] | None = None
+    instance: Instance, chosen: dict[int, PartyPatterns], lower: int = 0
 ) -> PatternModel:
     """Every hard rule, then per participant the pattern link (or the block-start counter), fairness and total breaks.
 
-    ``chosen`` maps participants to their patterns; the others get ``party_break_var``,
-    held at ``fixed[p]`` breaks when given. ``lower`` is a known lower bound on the total.
+    ``chosen`` maps participants to their patterns; the others get ``party_break_var``.
+    ``lower`` is a known lower bound on the total.
     """
     model = cp_model.CpModel()
     mv = create_meeting_vars(model, instance)
@@ -262,8 +258,6 @@ def build_pattern_model(
         if patterns is None:
             var = party_break_var(model, instance, mv, party)
             if var is not None:
-                if fixed and party in fixed:
-                    model.add(var == fixed[party])
                 breaks[party] = var
                 objective.append(var)
                 fallback += 1
@@ -494,27 +488,41 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
         best.lower, sum(len(p.patterns) for p in fewest.patterns.values()), "whole" if fewest.exact else "cut at the cap",
     )
     used = 0.0  # shares of the limit spent (deterministic budgets)
-    fixed = {p: k for p, k in fewest.floor.items() if p not in fewest.patterns}
-    stage1 = build_pattern_model(instance, fewest.patterns, fixed=fixed)
-    budget = run.budget(share("breaks_stage1"), share("breaks_stage1"))
-    solver, status = run_stage(run, stage1.model, budget, "breaks stage 1", STAGE1_SUBSOLVERS, every_worker_full=True)
-    used += share("breaks_stage1")
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        best.offer(_placed(stage1.mv, solver), best.lower)
+    # "Total breaks <= k?" for k = the floor sum (breaks_exact.py): settles most real events at once.
+    spent = [0.0]  # by the questions so far (their share of the limit is shared)
+    asked = _ask(instance, run, fewest, spent, questions=1, most=share("breaks_first_question"))
+    best.lower = max(best.lower, asked.lower)
+    if asked.placed is not None:
+        best.offer(asked.placed, asked.total)
         return best.finish(info)
-    if status == cp_model.INFEASIBLE and fewest.exact:
-        best.lower += 1  # not every participant can stay at its fewest breaks
-        if _fewest_is_all(instance, fewest):
-            best.schedule()  # stage 1 was the whole problem: the commitments step names the conflict and raises
+    if asked.refuted_all:
+        best.schedule()  # no schedule within the fairness cap: the commitments step names the conflict and raises
     patterns = all_patterns(instance)
     large = _large(instance, patterns)
     if not large:
-        # None: no schedule at all; CP-SAT's commitments step then names the conflict.
-        best.lower = max(best.lower, pattern_lp_bound(instance, patterns) or 0)
-        _local_search(instance, run, best)
+        bound = pattern_lp_bound(instance, patterns)
+        if bound is None:
+            best.schedule()  # no schedule at all: CP-SAT's commitments step names the conflict and raises
+        best.lower = max(best.lower, bound or 0)
+        if not instance.precedences:  # with precedences the search needs the commitments' schedule: the questions first
+            _local_search(instance, run, best)
+            if best.proven:
+                return best.finish(info)
         used += share("breaks_search")
-        if best.proven:
+        # A complete schedule before the questions, which may use their whole share undecided: the stages
+        # after them need it as a hint, and a solve that runs out of time returns it (before, forum-13crafc
+        # and ticf-13crafc ended some seeds with no schedule at all).
+        best.schedule()
+        asked = _ask(instance, run, fewest, spent, start=best.lower)
+        best.lower = max(best.lower, asked.lower)
+        if asked.placed is not None:
+            best.offer(asked.placed, asked.total)
             return best.finish(info)
+        if instance.precedences:
+            _local_search(instance, run, best)
+            if best.proven:
+                return best.finish(info)
+    used += share("breaks_exact")
     if instance.precedences or large:
         # With precedences the pattern stages find schedules slowly, and a big pattern model (forum-13.fixed020:
         # 26,666 patterns, 15 participants on the counter) neither improves the schedule nor the LP bound 17:
@@ -531,6 +539,34 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
     solver, status = run_stage(run, stage2.model, run.budget(max(0.1, share("breaks_total") - used), 1.0), "breaks stage 2", PATTERN_SUBSOLVERS)
     best.absorb(stage2, solver, status, instance, run)
     return best.finish(info)
+
+
+def _ask(
+    instance: Instance, run, fewest: Fewest, spent: list[float], start: int | None = None, questions: int | None = None,
+    most: float | None = None,
+) -> breaks_exact.Asked:
+    """The feasibility loop of ``breaks_exact``; all its calls in one solve share ``breaks_exact`` of the limit,
+    ``spent`` (seconds, or deterministic time units) being what the earlier calls used.
+
+    ``most``: this call's share of the limit at most (the first question keeps time for the fallback stages).
+    """
+    limit = share("breaks_exact") * run.options.time_limit
+    if most is not None:
+        limit = min(limit, spent[0] + most * run.options.time_limit)
+
+    def left() -> float:
+        if run.options.deterministic:
+            return limit - spent[0]
+        return min(limit - spent[0], run.remaining())
+
+    def ask(model: cp_model.CpModel, stage: str) -> tuple[cp_model.CpSolver, int]:
+        began = time.monotonic()
+        solver, status = run_stage(run, model, max(0.1, left()), stage, breaks_exact.LEAN_SUBSOLVERS, every_worker_full=True)
+        spent[0] += solver.deterministic_time if run.options.deterministic else time.monotonic() - began
+        return solver, status
+
+    cap = break_cap(instance, _own_meetings(instance))
+    return breaks_exact.ask_loop(instance, fewest.floor, cap, ask, left, start, questions)
 
 
 def _local_search(instance: Instance, run, best: _Best) -> None:
@@ -594,17 +630,6 @@ class _Best:
         else:
             info.status, info.fallback = self.status, True
         return self.schedule()
-
-
-def _fewest_is_all(instance: Instance, fewest: Fewest) -> bool:
-    """Every participant's fewest breaks is already the most it may have (e.g. fairness d = 0): no other patterns."""
-    own_of = _own_meetings(instance)
-    cap = break_cap(instance, own_of)
-    return all(
-        fewest.floor[party] >= (len(own) - 1 if cap is None else min(cap, len(own) - 1))
-        for party, own in enumerate(own_of)
-        if len(own) >= 2
-    )
 
 
 def _large(instance: Instance, patterns: dict[int, PartyPatterns]) -> bool:

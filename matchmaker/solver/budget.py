@@ -41,7 +41,10 @@ SHARES: dict[str, float] = {
     "fixed_day_compact": 0.45,  # limit, likewise
     "insertion": 0.5,  # left after the merge: selected meetings the days left out, then other pairs; polish the rest
     # --- objective "breaks" (brokerage.py) ---
-    "breaks_stage1": 0.3,  # limit, at most. Everyone at its fewest breaks: settles most brokerage events at once
+    "breaks_exact": 0.6,  # limit, at most. "Total breaks <= k?" for k = floor sum, +1, ... (breaks_exact.py):
+    # every shared original is decided there; what is left goes to the LP bound, search and stage 2
+    "breaks_first_question": 0.3,  # limit, at most, of breaks_exact: the first question (k = floor sum), which settles
+    # most real events at once; the rest keeps time for the commitments' schedule and the fallback stages
     "breaks_search": 0.1,  # limit, at most. Kempe-chain annealing; stops at the lower bound
     "breaks_total": 0.9,  # limit (deterministic): stages 1-3 together; stage 2 or the generic model get the rest
     # --- re-planning (replan.py) ---

@@ -1,0 +1,133 @@
+"""The "total breaks <= k?" loop (matchmaker/solver/breaks_exact.py) on tiny instances: feasible, refuted, infeasible."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from helpers import solve_and_check
+from ortools.sat.python import cp_model
+from test_brokerage import brokerage, must
+
+from matchmaker.errors import InfeasibleError
+from matchmaker.instance.candidates import build_instance
+from matchmaker.io.b2bsp import load_b2bsp
+from matchmaker.pipeline import SolveOptions, solve
+from matchmaker.solver import breaks_exact
+from matchmaker.solver.brokerage import break_cap, fewest_breaks
+from matchmaker.spec.scenario import parse_scenario
+
+TINY = Path(__file__).parent / "data" / "b2bsp" / "tiny.dzn"
+
+
+def _instance(data):
+    return build_instance(parse_scenario(data), candidates_per_meeting=None)
+
+
+def _ask(instance, start=None):
+    fewest = fewest_breaks(instance)
+    cap = break_cap(instance, breaks_exact.own_meetings(instance))
+
+    def solve_one(model, stage):
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        solver.parameters.max_time_in_seconds = 10
+        return solver, solver.solve(model)
+
+    return breaks_exact.ask_loop(instance, fewest.floor, cap, solve_one, lambda: 1.0, start)
+
+
+def _triangle(slots=3, **overrides):
+    # A triangle in three slots: the three meetings take the three slots, and whoever meets in the first and the last has a break.
+    return brokerage(["A", "B", "C"], [must("A", "B"), must("A", "C"), must("B", "C")], slots=slots, **overrides)
+
+
+def test_triangle_needs_one_break():
+    asked = _ask(_instance(_triangle()))
+    assert asked.total == 1 and asked.lower == 1 and not asked.refuted_all
+    assert sorted(asked.placed.values()) == [0, 1, 2]
+
+
+def test_path_has_no_break():
+    data = brokerage(["A", "B", "C", "D"], [must("A", "B"), must("B", "C"), must("C", "D")], slots=4)
+    asked = _ask(_instance(data))
+    assert asked.total == 0 and asked.lower == 0
+
+
+def _breaks(instance, placed) -> int:
+    own = breaks_exact.own_meetings(instance)
+    total = 0
+    for meetings in own:
+        busy = sorted(placed[c] for c in meetings)
+        total += sum(1 for a, b in zip(busy, busy[1:]) if b - a > 1)
+    return total
+
+
+@pytest.mark.parametrize("k", [0, 1, 2])
+def test_lean_model_counts_breaks_exactly(k):
+    # Every schedule of a 4-participant instance in 5 slots: the lean model with "total <= k" is feasible exactly when one has <= k breaks.
+    data = brokerage(
+        ["A", "B", "C", "D"], [must("A", "B"), must("A", "C"), must("A", "D"), must("B", "C"), must("C", "D")], slots=5, tables=2
+    )
+    instance = _instance(data)
+    meetings = list(range(len(instance.candidates)))
+    best = None
+    for slots in itertools.product(range(5), repeat=len(meetings)):
+        placed = dict(zip(meetings, slots))
+        at = {}
+        ok = True
+        for c, s in placed.items():
+            cand = instance.candidates[c]
+            for party in (cand.buyer, cand.exhibitor):
+                ok &= (party, s) not in at
+                at[party, s] = c
+        ok &= all(list(slots).count(s) <= 2 for s in set(slots))
+        if ok:
+            best = _breaks(instance, placed) if best is None else min(best, _breaks(instance, placed))
+    lean = breaks_exact.build_lean(instance, {}, k)
+    solver = cp_model.CpSolver()
+    status = solver.solve(lean.model)
+    assert (status in (cp_model.OPTIMAL, cp_model.FEASIBLE)) == (best <= k)
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        placed = {lean.mv.cand_of[v]: lean.mv.slot_of[v] for v, var in enumerate(lean.mv.x) if solver.boolean_value(var)}
+        assert _breaks(instance, placed) == sum(solver.value(e) for e in lean.breaks.values()) <= k
+
+
+def test_fairness_zero_refutes_every_k():
+    # With a participant of one meeting, d = 0 caps everyone at 0 breaks; the triangle needs 1: no schedule at all.
+    data = brokerage(
+        ["A", "B", "C", "D", "E"], [must("A", "B"), must("A", "C"), must("B", "C"), must("D", "E")], slots=3,
+        fairness={"max_break_spread": 0},
+    )
+    asked = _ask(_instance(data))
+    assert asked.placed is None and asked.refuted_all
+    with pytest.raises(InfeasibleError):
+        solve(parse_scenario(data), SolveOptions(time_limit=10, workers=1))
+
+
+def test_pipeline_proves_the_triangle_with_the_loop(caplog):
+    with caplog.at_level("INFO", logger="matchmaker"):
+        schedule = solve_and_check(_triangle())
+    assert "breaks <= 0?: INFEASIBLE" in caplog.text  # then the LP bound 1 and the local search settle it
+    assert schedule.stats.idle_gaps == 1 and schedule.solver.status == "OPTIMAL"
+
+
+def test_tiny_b2bsp_instance():
+    schedule = solve(load_b2bsp(TINY, 2), SolveOptions(time_limit=10, workers=1))
+    assert schedule.stats.idle_gaps == 1 and schedule.solver.status == "OPTIMAL"
+
+
+def test_tiny_b2bsp_instance_without_breaks_is_infeasible():
+    # d = 0 with a participant of one meeting: nobody may have a break, and company 1's meetings cannot be adjacent.
+    with pytest.raises(InfeasibleError, match="fairness"):
+        solve(load_b2bsp(TINY, 0), SolveOptions(time_limit=10, workers=1))
+
+
+def test_tiny_b2bsp_with_contradicting_fixed_meetings_is_infeasible(tmp_path):
+    # Meeting 4 (companies 3 and 5) must follow meeting 1 (companies 1 and 2), but is fixed before it.
+    text = TINY.read_text().replace("fixed = [0,0,0,0,4];", "fixed = [2,0,0,1,4];")
+    path = tmp_path / "clash.dzn"
+    path.write_text(text)
+    with pytest.raises(InfeasibleError):
+        solve(load_b2bsp(path, 2), SolveOptions(time_limit=10, workers=1))
