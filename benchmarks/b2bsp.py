@@ -2,12 +2,13 @@
 
 Usage (from the repository root):
 
-    python benchmarks/b2bsp.py                          # every .dzn of the shared folder, d = 2, 60 s each
-    python benchmarks/b2bsp.py --all-fairness           # also every other d the paper reports (0, 1, 3)
+    python benchmarks/b2bsp.py                     # the whole benchmark: 20 s, seeds 0 1 2 (about an hour)
+    python benchmarks/b2bsp.py --d2-only --no-variants      # only the shared files at d = 2
     python benchmarks/b2bsp.py FOLDER --time-limit 30 --workers 2 --seeds 0 1 2
-    python benchmarks/b2bsp.py --time-limit 20 --variants      # also the crafted variants of each original
 
-``--variants`` adds, for every ``*.original.dzn``, the paper's six recipes made by
+The whole benchmark: every .dzn of the shared folder at d = 2; for the originals also every
+other d the paper reports (0, 1, 3; ``--d2-only`` skips them); then the generated variants
+(``--no-variants`` skips them): for every ``*.original.dzn``, the paper's six recipes made by
 ``matchmaker/io/b2bsp_variants.py`` (forb0003, forb0007, fixed020-Forb, fixed040-Forb, prec15,
 prec25; generator seed 1, named ``<base>.<recipe>-s1``): no optimum is published for them, so
 the table shows whether every seed proves the same optimum (or infeasibility).
@@ -112,11 +113,11 @@ def _slots(scenario):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", nargs="?", type=Path, default=SHARED / "jair2022_instances")
-    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--time-limit", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--all-fairness", action="store_true", help="also run every other d the paper reports")
+    parser.add_argument("--d2-only", action="store_true", help="skip the other d the paper reports for the originals (0, 1, 3)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one run per seed (default 0 1 2)")
-    parser.add_argument("--variants", action="store_true", help="also the six crafted variants of every original (d = 2)")
+    parser.add_argument("--no-variants", action="store_true", help="skip the six generated variants of every original (d = 2)")
     args = parser.parse_args(argv)
     if not args.folder.is_dir():
         print(f"B2BSP data folder {args.folder} not found; nothing to run (the data is not part of the repository)")
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     from matchmaker.io.b2bsp_variants import RECIPES
 
     cases: list[tuple[Path, str, tuple[str, int] | None]] = [(p, p.name.removesuffix(".dzn"), None) for p in sorted(args.folder.glob("*.dzn"))]
-    if args.variants:
+    if not args.no_variants:
         for path in sorted(args.folder.glob("*.original.dzn")):
             base = path.name.removesuffix(".original.dzn")
             cases += [(path, f"{base}.{recipe}-s1", (recipe, 1)) for recipe in RECIPES]
@@ -134,11 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     total = {"ours": 0.0, "maxsat": 0.0}
     failures = 0
     for path, name, variant in cases:
-        ds = sorted({d for (n, d) in reference if n == name} or {2}) if args.all_fairness and variant is None else [2]
+        ds = sorted({d for (n, d) in reference if n == name} or {2}) if not args.d2_only and variant is None else [2]
         for d in ds:
             results = [run_one(path, d, args.time_limit, args.workers, seed, variant) for seed in args.seeds]
             best, maxsat = reference.get((name, d), ("?", "?"))
-            breaks = sorted({r["breaks"] for r in results})
+            breaks = sorted({r["breaks"] for r in results}, key=lambda b: (not b.isdigit(), int(b) if b.isdigit() else 0, b))
             proven = sorted({r["optimal"] for r in results})
             checks = sorted({r["check"] for r in results})
             median = statistics.median(r["seconds"] for r in results)
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                 total["maxsat"] += float(maxsat)
             seconds = ", ".join(f"{r['seconds']:.1f}" for r in results)
             print(
-                f"| {name} | {d} | {results[0]['size']} | {'/'.join(breaks)} | {'/'.join(proven)} | {seconds} | {median:.1f} | "
+                f"| {name} | {d} | {results[0]['size']} | {breaks[0] if len(breaks) == 1 else ', '.join(r['breaks'] for r in results)} | {'/'.join(proven)} | {seconds} | {median:.1f} | "
                 f"{best} | {maxsat} | {'; '.join(checks)} |",
                 flush=True,
             )

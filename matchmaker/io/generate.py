@@ -832,7 +832,8 @@ def late_changes(
     Late buyers are borrowed from another seed of the same fair (ids ``L001``...;
     their requests become ``want``: a late buyer cannot demand a published slot).
     Removed buyers take their requests, pins and blocks with them. Shortened
-    buyers lose the last of their days (or the afternoon when they have one day).
+    buyers (never one with a pin or a must request) lose the last of their days (or the
+    afternoon when they have one day).
     """
     rng = random.Random(seed)
     data = scenario.model_dump(mode="json", by_alias=True)
@@ -844,8 +845,11 @@ def late_changes(
     for key in ("requests", "pinned", "blocked"):
         data[key] = [item for item in data[key] if item["buyer"] not in removed]
 
-    pinned_buyers = {p["buyer"] for p in data["pinned"]}  # a pin keeps its day; shorten others
-    for buyer in rng.sample([b for b in data["buyers"] if b["id"] not in pinned_buyers], shorten):
+    # A pin keeps its day, and so does a must request: shortening its buyer could leave it no slot
+    # beside the published meetings a "keep" re-plan holds (anping: B036 lost its last day, with its
+    # must meeting on it and its other half day full). Shorten others.
+    committed_buyers = {p["buyer"] for p in data["pinned"]} | {r["buyer"] for r in data["requests"] if r.get("level") == "must"}
+    for buyer in rng.sample([b for b in data["buyers"] if b["id"] not in committed_buyers], shorten):
         windows = buyer["availability"] or [
             {"date": d["date"], "start": s["start"], "end": s["end"]} for d in data["days"] for s in d["sessions"]
         ]
