@@ -61,9 +61,12 @@ def own_meetings(instance: Instance) -> list[list[int]]:
 
 
 def build_lean(
-    instance: Instance, patterns: dict[int, object], most: int | None, caps: dict[int, int] | None = None, view: bool = False
+    instance: Instance, patterns: dict[int, object], most: int | None, caps: dict[int, int] | None = None, view: bool = False,
+    fairness: bool = True,
 ) -> LeanModel:
     """The lean model: every hard rule, busy literals, implied cardinalities, patterns (or counters), total <= ``most``.
+
+    ``fairness=False`` leaves the fairness rule out (to tell whether it is what makes an instance infeasible).
 
     ``patterns`` maps participants to their ``brokerage.PartyPatterns`` (the valid patterns
     it may take); participants with two or more meetings and no entry get the counter.
@@ -115,7 +118,8 @@ def build_lean(
     total = sum(breaks.values())
     if most is not None:
         model.add(total <= most)
-    _fairness(model, instance, breaks, own_of)
+    if fairness:
+        _fairness(model, instance, breaks, own_of)
     return LeanModel(model, mv, breaks, total)
 
 
