@@ -56,6 +56,10 @@ SHARES: dict[str, float] = {
 # Seconds below which a CP-SAT stage is not worth starting (presolve alone takes about that).
 MIN_STAGE_SECONDS = 0.2
 DIAGNOSIS_SHRINK_SECONDS = 10.0  # at most per shrink solve (one per member of the conflict)
+# At most for all shrink solves together (wall-clock runs): a conflict named within seconds, a few meetings
+# too many at worst, beats the smallest one a minute later (a B2BSP instance with 40% of its meetings fixed
+# spent 19 s of a 20 s limit shrinking a conflict of 6 meetings).
+DIAGNOSIS_SHRINK_TOTAL_SECONDS = 4.0
 DIAGNOSIS_MIN_SECONDS = 1.0  # the first diagnosis solve gets at least this
 
 # What runs after the engine, measured on 2 shared cores (checker + explanations + summary + writing):

@@ -12,6 +12,7 @@ from ..instance.candidates import Candidate, Instance, restrict
 from .budget import (
     DIAGNOSIS_MIN_SECONDS,
     DIAGNOSIS_SHRINK_SECONDS,
+    DIAGNOSIS_SHRINK_TOTAL_SECONDS,
     MIN_STAGE_SECONDS,
     share,
 )
@@ -134,8 +135,9 @@ def conflicting_commitments(instance: Instance, run: Run) -> list[str]:
     if len(core) <= MAX_CORE_TO_SHRINK:
         # Deterministic runs: a fixed deterministic time per member; others: what the clock leaves.
         fixed = min(DIAGNOSIS_SHRINK_SECONDS, (1 - share("diagnosis")) * options.time_limit / max(1, len(core)))
+        shrink_until = run.elapsed() + DIAGNOSIS_SHRINK_TOTAL_SECONDS
         for member in list(core):
-            budget = fixed if options.deterministic else min(DIAGNOSIS_SHRINK_SECONDS, _left(run))
+            budget = fixed if options.deterministic else min(DIAGNOSIS_SHRINK_SECONDS, _left(run), shrink_until - run.elapsed())
             if budget < MIN_STAGE_SECONDS:
                 logger.info("diagnosis: out of time; naming the %d commitments found so far", len(core))
                 break
