@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.sat.python import cp_model
 
-from ..errors import InfeasibleError
+from ..errors import InfeasibleError, MatchmakerError
 from ..instance.candidates import Instance
 from ..spec.schedule import SolverInfo
 from . import break_search, breaks_exact
@@ -520,8 +520,14 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
         used += share("breaks_search")
         # A complete schedule before the questions, which may use their whole share undecided: the stages
         # after them need it as a hint, and a solve that runs out of time returns it (before, forum-13crafc
-        # and ticf-13crafc ended some seeds with no schedule at all).
-        best.schedule()
+        # and ticf-13crafc ended some seeds with no schedule at all). When the commitments model cannot make
+        # one in its share (precedences: forumt-14crafe.prec25-s1), the questions may still find the optimum.
+        try:
+            best.schedule()
+        except InfeasibleError:
+            raise
+        except MatchmakerError as undecided:  # the commitments model found nothing in its share: the questions may
+            logger.info("no start schedule yet (%s); the questions first", undecided)
         asked = _ask(instance, run, fewest, spent, start=best.lower)
         best.lower = max(best.lower, asked.lower)
         if asked.placed is not None:
