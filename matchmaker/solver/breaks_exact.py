@@ -53,6 +53,7 @@ class LeanModel:
 
 
 def own_meetings(instance: Instance) -> list[list[int]]:
+    """Per participant, the indices of its candidate meetings."""
     own: list[list[int]] = [[] for _ in instance.parties]
     for c in instance.candidates:
         own[c.buyer].append(c.index)

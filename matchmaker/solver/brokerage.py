@@ -7,17 +7,20 @@ n_p slots it meets in. The extended formulation picks one pattern per participan
 pattern holds s) and counts breaks exactly as sum_P breaks(P) z_{p,P}. Its LP relaxation
 is what proves break lower bounds; the time-indexed model's LP does not.
 
-1. Every participant at the fewest breaks m_p it can have at all (feasibility, two full
-   searches): a schedule found there has sum_p m_p breaks, a proven optimum.
+1. "Total breaks <= sum_p m_p?" (m_p: the fewest breaks p can have at all) on the lean model
+   of ``breaks_exact``: a schedule found there is a proven optimum. When no total meets the
+   fairness cap, the error names the fairness rule (if the meetings fit without it) or the
+   conflicting commitments.
 2. The pattern LP over all patterns (HiGHS): a lower bound, the optimum on tic-13crafc.
 3. Kempe-chain annealing (``break_search``) from the greedy towards that bound; reaching it
-   proves the schedule optimal.
+   proves the schedule optimal. Then a start schedule, and "total breaks <= k?" for k = the
+   bound, k + 1, ... (``breaks_exact``).
 4. Otherwise CP-SAT minimizes total breaks over all patterns, hinted with the best schedule;
    with precedences or a large pattern model, the *generic* model (the block-start counter
    of ``model/breaks.py`` for everyone) with core-based search instead.
 
-The commitments model (first schedule, infeasibility proof) runs only when stage 1 does not
-settle the instance. See docs/brokerage.md for the measurements behind each choice.
+The commitments model (first schedule, infeasibility proof) runs only when the first
+question does not settle the instance. See docs/brokerage.md for the measurements behind each choice.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ logger = logging.getLogger(__name__)
 PATTERN_CAP = 4000  # patterns per participant above which it keeps the block-start counter
 TOTAL_PATTERN_CAP = 60_000  # patterns in one model
 LARGE_PATTERNS = 10_000  # patterns above which stage 2 uses the generic model
-# Local search between stage 1 and stage 2 (tic-13crafc: the optimum 4 in 1-3 s, where stage 2 alone took 17-60 s).
+# Local search between the first question and stage 2 (tic-13crafc: the optimum 4 in 1-3 s, where stage 2 alone took 17-60 s).
 SEARCH_ITERATIONS = 250_000
 # Generic-model workers, best first (with 2 workers only the first is a full search, the other thread runs
 # neighbourhoods): core-based search raises the bound from the LP's 17 to fixed020's optimum 20 in 3-5 s,
@@ -362,17 +365,9 @@ def _busy_of(instance: Instance, mv: MeetingVars, party: int):
     return busy
 
 
-def _own_meetings(instance: Instance) -> list[list[int]]:
-    own: list[list[int]] = [[] for _ in instance.parties]
-    for c in instance.candidates:
-        own[c.buyer].append(c.index)
-        own[c.exhibitor].append(c.index)
-    return own
-
-
 def fewest_breaks(instance: Instance) -> Fewest:
     """Stage-1 data: per participant with two or more meetings, its fewest-break patterns and floor."""
-    own_of = _own_meetings(instance)
+    own_of = breaks_exact.own_meetings(instance)
     cap = break_cap(instance, own_of)
     result = Fewest({}, {}, True)
     for party, own in enumerate(own_of):
@@ -389,7 +384,7 @@ def fewest_breaks(instance: Instance) -> Fewest:
 
 def all_patterns(instance: Instance) -> dict[int, PartyPatterns]:
     """Stage-2 data: every valid pattern up to the fairness cap, for the participants where the list is whole and small."""
-    own_of = _own_meetings(instance)
+    own_of = breaks_exact.own_meetings(instance)
     cap = break_cap(instance, own_of)
     found: dict[int, PartyPatterns] = {}
     for party, own in enumerate(own_of):
@@ -476,7 +471,7 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
     """Fewest total breaks for an all-committed instance (see the module docstring); returns candidate -> slot.
 
     ``start`` builds a complete schedule (commitments, then greedy) and is called only
-    when stage 1 does not settle the instance. ``run`` is the solver's Run (clock,
+    when the first question does not settle the instance. ``run`` is the solver's Run (clock,
     budgets, CP-SAT configuration); ``info`` gets status and bound. Time running out
     returns the best schedule found, ``start()`` at worst.
     """
@@ -484,7 +479,7 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
     fewest = fewest_breaks(instance)
     best.lower = sum(fewest.floor.values())
     logger.info(
-        "breaks: lower bound %d from patterns; stage 1 with %d patterns (%s)",
+        "breaks: lower bound %d from the fewest-breaks patterns (%d, %s)",
         best.lower, sum(len(p.patterns) for p in fewest.patterns.values()), "whole" if fewest.exact else "cut at the cap",
     )
     used = 0.0  # shares of the limit spent (deterministic budgets)
@@ -580,7 +575,7 @@ def _ask(
         spent[0] += solver.deterministic_time if run.options.deterministic else time.monotonic() - began
         return solver, status
 
-    cap = break_cap(instance, _own_meetings(instance))
+    cap = break_cap(instance, breaks_exact.own_meetings(instance))
     return breaks_exact.ask_loop(instance, fewest.floor, cap, ask, left, start, questions)
 
 
@@ -598,7 +593,7 @@ def _local_search(instance: Instance, run, best: _Best) -> None:
     """Kempe-chain annealing from the best schedule towards the lower bound (see break_search)."""
     if not break_search.applies(instance):
         return
-    cap = break_cap(instance, _own_meetings(instance))
+    cap = break_cap(instance, breaks_exact.own_meetings(instance))
     deadline = None if run.options.deterministic else time.monotonic() + min(share("breaks_search") * run.options.time_limit, run.remaining())
     # The greedy alone leaves meetings out (tic-13crafc: 13 of 180) and the search puts them in, which
     # spares the CP-SAT commitments step; with precedences it starts from that step's valid schedule.
@@ -659,7 +654,7 @@ class _Best:
 
 def _large(instance: Instance, patterns: dict[int, PartyPatterns]) -> bool:
     """The stage-2 pattern model is big: many patterns, or participants left on the block-start counter."""
-    own_of = _own_meetings(instance)
+    own_of = breaks_exact.own_meetings(instance)
     fallback = sum(1 for party, own in enumerate(own_of) if len(own) >= 2 and party not in patterns)
     return fallback > 0 or sum(len(p.patterns) for p in patterns.values()) > LARGE_PATTERNS
 
