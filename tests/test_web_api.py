@@ -11,33 +11,22 @@ import socket
 import subprocess
 import sys
 import time
-import warnings
 import zipfile
 from pathlib import Path
 
 import httpx
 import openpyxl
 import pytest
-
-with warnings.catch_warnings():  # starlette's note that its TestClient will move to httpx2
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
+from web_helpers import ANPING, BASE, DEMO, HOSTILE, IMPORT, ROOT, desk_client
 
 from matchmaker.analysis.checker import check_schedule
 from matchmaker.spec.scenario import load_scenario, parse_scenario
 from matchmaker.spec.schedule import Schedule
-from matchmaker.web.app import create_app
 
-ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / "scenarios" / "demo-small.json"
-ANPING = ROOT / "scenarios" / "anping-2023.json"
-IMPORT = ROOT / "scenarios" / "import-example"
-BASE = "http://localhost"
-HOSTILE = "<script>alert(1)</script>"
 
 @pytest.fixture
 def client(tmp_path):
-    with TestClient(create_app(tmp_path / "ws", solver_workers=1), base_url=BASE) as test_client:
+    with desk_client(tmp_path / "ws", solver_workers=1) as test_client:
         yield test_client
 
 
@@ -296,7 +285,7 @@ def test_other_sites_and_hosts_are_refused(client):
 
 
 def test_token_required_when_set(tmp_path):
-    with TestClient(create_app(tmp_path / "ws", token="s3cret-token"), base_url="http://desk.example") as c:
+    with desk_client(tmp_path / "ws", base_url="http://desk.example", token="s3cret-token") as c:
         assert c.get("/api/health").status_code == 401
         assert c.get("/api/health", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert c.get("/api/health", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
@@ -308,7 +297,7 @@ def test_token_required_when_set(tmp_path):
 
 
 def test_upload_size_is_capped(tmp_path):
-    with TestClient(create_app(tmp_path / "ws", max_upload_bytes=2000), base_url=BASE) as c:
+    with desk_client(tmp_path / "ws", max_upload_bytes=2000) as c:
         assert len(DEMO.read_bytes()) > 2000
         assert upload_scenario(c, DEMO).status_code == 413
 

@@ -9,30 +9,21 @@ from __future__ import annotations
 import copy
 import json
 import time
-import warnings
 from datetime import date
-from pathlib import Path
 
 import pytest
-
-with warnings.catch_warnings():  # starlette's note that its TestClient will move to httpx2
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
+from web_helpers import DEMO, ROOT, desk_client
 
 from matchmaker.analysis.checker import check_schedule
 from matchmaker.spec.scenario import hhmm, minutes
 from matchmaker.spec.schedule import Schedule
-from matchmaker.web.app import create_app
 
-ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / "scenarios" / "demo-small.json"
 DAY = "2023-10-22"
-BASE = "http://localhost"
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    with TestClient(create_app(tmp_path_factory.mktemp("ws"), solver_workers=1), base_url=BASE) as test_client:
+    with desk_client(tmp_path_factory.mktemp("ws"), solver_workers=1) as test_client:
         yield test_client
 
 

@@ -9,24 +9,12 @@ import html
 import json
 import re
 import time
-import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from web_helpers import ANPING, DEMO, HOSTILE, IMPORT, ROOT, desk_client
 
-with warnings.catch_warnings():  # starlette's note that its TestClient will move to httpx2
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
-
-from matchmaker.web.app import create_app
-
-ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / "scenarios" / "demo-small.json"
-ANPING = ROOT / "scenarios" / "anping-2023.json"
-IMPORT = ROOT / "scenarios" / "import-example"
-BASE = "http://localhost"
-HOSTILE = "<script>alert(1)</script>"
 HOSTILE_ATTRIBUTE = '"><img src=x onerror=alert(2)>'
 ESCAPED = html.escape(HOSTILE)
 PAGE = {"Accept": "text/html"}
@@ -34,7 +22,7 @@ PAGE = {"Accept": "text/html"}
 
 @pytest.fixture
 def client(tmp_path):
-    with TestClient(create_app(tmp_path / "ws", solver_workers=1), base_url=BASE) as test_client:
+    with desk_client(tmp_path / "ws", solver_workers=1) as test_client:
         yield test_client
 
 
@@ -233,7 +221,7 @@ def test_forms_without_their_csrf_token_are_refused(client, tmp_path):
     index = client.get("/").text
     wrong_form = csrf(index, "/events")  # a real token, of another form
     assert client.post("/events/1/scenario", data={"csrf": wrong_form}, files=scenario).status_code in (403,)
-    with TestClient(create_app(tmp_path / "other", solver_workers=1), base_url=BASE) as other:
+    with desk_client(tmp_path / "other", solver_workers=1) as other:
         stale = csrf(other.get("/").text, "/events")  # another server start: another secret
     refused = client.post("/events", data={"csrf": stale}, files=scenario)
     assert refused.status_code == 403 and "reload the page" in refused.text
@@ -253,7 +241,7 @@ def test_forms_without_their_csrf_token_are_refused(client, tmp_path):
 
 def test_a_token_server_asks_for_a_login(tmp_path):
     token = "s3cret-token_42"
-    with TestClient(create_app(tmp_path / "ws", token=token), base_url="http://desk.example") as c:
+    with desk_client(tmp_path / "ws", base_url="http://desk.example", token=token) as c:
         asked = c.get("/events/1", headers=PAGE, follow_redirects=False)
         assert asked.status_code == 303 and asked.headers["location"] == "/login?next=%2Fevents%2F1"
         assert c.get("/", headers=PAGE, follow_redirects=False).headers["location"] == "/login"
@@ -347,7 +335,7 @@ def test_pages_send_their_security_headers_and_no_path_reaches_the_disk(client):
 
 @pytest.fixture(scope="module")
 def anping(tmp_path_factory):
-    with TestClient(create_app(tmp_path_factory.mktemp("anping") / "ws", solver_workers=1), base_url=BASE) as c:
+    with desk_client(tmp_path_factory.mktemp("anping") / "ws", solver_workers=1) as c:
         event = c.post("/api/events", files={"scenario": ("anping.json", ANPING.read_bytes())}).json()["id"]
         version = add_greedy_schedule(c, event, ANPING)
         yield c, f"/events/{event}/schedules/{version}"
@@ -457,7 +445,7 @@ def test_the_language_switch_goes_back_only_to_this_desk(client):
 
 
 def test_the_login_page_can_be_switched_before_logging_in(tmp_path):
-    with TestClient(create_app(tmp_path / "ws", token="s3cret"), base_url=BASE) as c:
+    with desk_client(tmp_path / "ws", token="s3cret") as c:
         switched = c.get("/language/zh", params={"next": "/login"}, follow_redirects=False)
         assert switched.status_code == 303 and switched.headers["location"] == "/login"
         login = c.get("/login")

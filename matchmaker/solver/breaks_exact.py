@@ -52,6 +52,19 @@ class LeanModel:
     total: cp_model.LinearExprT
 
 
+def committed_model(instance: Instance) -> tuple[cp_model.CpModel, MeetingVars]:
+    """A model with every hard rule but fairness, every must request and pin. The brokerage models state
+    fairness themselves, on their own break counts (patterns, counters or hole literals)."""
+    model = cp_model.CpModel()
+    mv = create_meeting_vars(model, instance)
+    for rule in HARD_RULES:
+        if rule is not add_break_fairness:
+            rule(model, instance, mv)
+    add_must_requests(model, instance, mv)
+    add_pinned(model, instance, mv)
+    return model, mv
+
+
 def own_meetings(instance: Instance) -> list[list[int]]:
     """Per participant, the indices of its candidate meetings."""
     own: list[list[int]] = [[] for _ in instance.parties]
@@ -72,13 +85,7 @@ def build_lean(
     ``patterns`` maps participants to their ``brokerage.PartyPatterns`` (the valid patterns
     it may take); participants with two or more meetings and no entry get the counter.
     """
-    model = cp_model.CpModel()
-    mv = create_meeting_vars(model, instance)
-    for rule in HARD_RULES:
-        if rule is not add_break_fairness:
-            rule(model, instance, mv)
-    add_must_requests(model, instance, mv)
-    add_pinned(model, instance, mv)
+    model, mv = committed_model(instance)
     own_of = own_meetings(instance)
     busy: dict[tuple[int, int], cp_model.IntVar] = {}
     for (party, slot), members in mv.by_party_slot.items():

@@ -42,12 +42,10 @@ from . import break_search, breaks_exact
 from .budget import share
 from .diagnose import conflicting_commitments
 from .greedy import greedy_schedule
-from .model import HARD_RULES
 from .model.breaks import party_break_var
 from .model.fairness import add_break_fairness
-from .model.pairs import add_must_requests, add_pinned
 from .model.precedence import precedence_pairs
-from .model.variables import MeetingVars, create_meeting_vars
+from .model.variables import MeetingVars
 from .run import ProgressCallback, lead_subsolvers
 
 logger = logging.getLogger(__name__)
@@ -246,13 +244,7 @@ def build_pattern_model(
     ``chosen`` maps participants to their patterns; the others get ``party_break_var``.
     ``lower`` is a known lower bound on the total.
     """
-    model = cp_model.CpModel()
-    mv = create_meeting_vars(model, instance)
-    for rule in HARD_RULES:
-        if rule is not add_break_fairness:
-            rule(model, instance, mv)
-    add_must_requests(model, instance, mv)
-    add_pinned(model, instance, mv)
+    model, mv = breaks_exact.committed_model(instance)
     breaks: dict[int, cp_model.IntVar] = {}
     objective = []
     fallback = 0

@@ -246,17 +246,13 @@ def _pair_phrases(old: Scenario, new: Scenario) -> dict[str, list[str]]:
             found[(r.buyer, r.exhibitor)].add((r.by, r.level, r.session))
         return found
 
-    before, after = requests(old), requests(new)
-    for pair in sorted(before.keys() | after.keys()):
-        was, now = before.get(pair), after.get(pair)
-        if was == now:
-            continue
-        if was is None:
-            both(pair, f"request with {{other}} added ({_request_text(now)})")
-        elif now is None:
-            both(pair, f"request with {{other}} removed (was {_request_text(was)})")
-        else:
-            both(pair, f"request with {{other}}: {_request_text(was)} → {_request_text(now)}")
+    for pair, phrase in _keyed_phrases(
+        requests(old), requests(new),
+        added=lambda pair, now: (pair, f"request with {{other}} added ({_request_text(now)})"),
+        removed=lambda pair, was: (pair, f"request with {{other}} removed (was {_request_text(was)})"),
+        changed=lambda pair, was, now: (pair, f"request with {{other}}: {_request_text(was)} → {_request_text(now)}"),
+    ):
+        both(pair, phrase)
 
     old_blocked = {(b.buyer, b.exhibitor): b.reason for b in old.blocked}
     new_blocked = {(b.buyer, b.exhibitor): b.reason for b in new.blocked}
@@ -266,18 +262,16 @@ def _pair_phrases(old: Scenario, new: Scenario) -> dict[str, list[str]]:
     for pair in sorted(old_blocked.keys() - new_blocked.keys()):
         both(pair, "no longer blocked with {other}")
 
-    old_pins = {(p.buyer, p.exhibitor): f"{p.date} {p.start}" for p in old.pinned}
-    new_pins = {(p.buyer, p.exhibitor): f"{p.date} {p.start}" for p in new.pinned}
-    for pair in sorted(old_pins.keys() | new_pins.keys()):
-        was, now = old_pins.get(pair), new_pins.get(pair)
-        if was == now:
-            continue
-        if was is None:
-            both(pair, f"meeting with {{other}} pinned at {now}")
-        elif now is None:
-            both(pair, f"pin of the meeting with {{other}} at {was} removed")
-        else:
-            both(pair, f"pinned meeting with {{other}} moved {was} → {now}")
+    def pins(scenario: Scenario) -> dict[Pair, str]:
+        return {(p.buyer, p.exhibitor): f"{p.date} {p.start}" for p in scenario.pinned}
+
+    for pair, phrase in _keyed_phrases(
+        pins(old), pins(new),
+        added=lambda pair, now: (pair, f"meeting with {{other}} pinned at {now}"),
+        removed=lambda pair, was: (pair, f"pin of the meeting with {{other}} at {was} removed"),
+        changed=lambda pair, was, now: (pair, f"pinned meeting with {{other}} moved {was} → {now}"),
+    ):
+        both(pair, phrase)
     return out
 
 
@@ -285,15 +279,16 @@ def _sessions_text(day: Any) -> str:
     return ", ".join(f"{s.start}–{s.end}" for s in sorted(day.sessions, key=lambda s: s.start))
 
 
-def _keyed_phrases(old: dict, new: dict, added, removed, changed) -> list[str]:
-    """One phrase per key added, removed or changed between two keyed collections, in key order."""
+def _keyed_phrases(old: dict, new: dict, added, removed, changed) -> list:
+    """One phrase per key added, removed or changed between two keyed collections, in key order
+    (``added(key, new)``, ``removed(key, old)``, ``changed(key, old, new)``; what they return is listed)."""
     phrases = []
     for key in sorted(old.keys() | new.keys()):
         a, b = old.get(key), new.get(key)
         if a is None:
             phrases.append(added(key, b))
         elif b is None:
-            phrases.append(removed(key))
+            phrases.append(removed(key, a))
         elif a != b:
             phrases.append(changed(key, a, b))
     return phrases
@@ -313,14 +308,14 @@ def _event_phrases(old: Scenario, new: Scenario) -> list[str]:
     phrases += _keyed_phrases(
         {loc.id: loc for loc in old.locations}, {loc.id: loc for loc in new.locations},
         added=lambda lid, b: f"location {lid} added (hall {b.hall}, {b.tables} table(s))",
-        removed=lambda lid: f"location {lid} removed",
+        removed=lambda lid, _: f"location {lid} removed",
         changed=lambda lid, a, b: f"location {lid}: {a.tables} → {b.tables} table(s)" if a.tables != b.tables
         else f"location {lid} changed",
     )
     phrases += _keyed_phrases(
         {p.language: p for p in old.interpreters}, {p.language: p for p in new.interpreters},
         added=lambda language, b: f"{language!r} interpreters added ({b.count})",
-        removed=lambda language: f"{language!r} interpreters removed",
+        removed=lambda language, _: f"{language!r} interpreters removed",
         changed=lambda language, a, b: f"{language!r} interpreters {a.count} → {b.count}" if a.count != b.count
         else f"{language!r} interpreters' hours changed",
     )

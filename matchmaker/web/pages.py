@@ -56,12 +56,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import BytecodeCache, Environment, PackageLoader, StrictUndefined
+from jinja2 import BytecodeCache, Environment
 from markupsafe import Markup
 from starlette.datastructures import FormData, Headers, UploadFile
 
 from ..errors import InputError, MatchmakerError
 from ..io.export.common import Context, build_context
+from ..io.export.templates import jinja_environment
 from ..io.i18n import (
     DEFAULT_LANGUAGE,
     DESK_LANGUAGES,
@@ -611,15 +612,8 @@ class Desk:
                 env.get_template(name)  # compiled now, not on the organizer's first page (the second: from bytecode)
 
     def _environment(self, language: str) -> Environment:
-        env = Environment(
-            loader=PackageLoader("matchmaker.web", "templates"),
-            autoescape=True,
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            bytecode_cache=_COMPILED,  # the same compiled code in every language: words are looked up at render
-            extensions=["jinja2.ext.i18n"],
-        )
+        # The same compiled code in every language (bytecode cache): words are looked up at render.
+        env = jinja_environment("matchmaker.web", bytecode_cache=_COMPILED)
         env.policies["ext.i18n.trimmed"] = True  # a {% trans %} block's line breaks are not part of its msgid
         translations = desk_translations(language)
         env.install_gettext_translations(translations, newstyle=True)  # newstyle: values are escaped
