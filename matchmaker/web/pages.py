@@ -731,6 +731,12 @@ def _source_label(uploads: dict[str, Upload | None]) -> str:
     return ", ".join(upload_label(u.filename, name) for name, u in uploads.items() if u is not None)
 
 
+def _shown_job(jobs: list, request: Request):
+    """The job the page shows: the one the address names (``?job=``), else the newest still running."""
+    wanted = _int(request.query_params.get("job"))
+    return next((j for j in jobs if j.id == wanted), None) or next((j for j in reversed(jobs) if j.active), None)
+
+
 def _job_urls(event_id: int) -> dict[str, str]:
     return {"schedule": f"/events/{event_id}/schedules/", "changes": f"/events/{event_id}/replan?version="}
 
@@ -882,8 +888,7 @@ def page_router(token: str | None = None) -> APIRouter:
                 "gap": stats.get("gap_percent"),
             })
         jobs = ws.jobs(event_id)
-        wanted = _int(request.query_params.get("job"))
-        job = next((j for j in jobs if j.id == wanted), None) or next((j for j in reversed(jobs) if j.active), None)
+        job = _shown_job(jobs, request)
         job = job or (jobs[-1] if jobs else None)
         published = ws.latest_published(event_id)
         latest_scenario = ws.latest_scenario_version(event_id).version
@@ -1195,8 +1200,7 @@ def page_router(token: str | None = None) -> APIRouter:
         if published is not None and published.scenario_version != latest:
             comparison = _comparison(service, event_id, published.scenario_version, latest)
         jobs = [j for j in ws.jobs(event_id) if j.kind == "replan"]
-        wanted = _int(request.query_params.get("job"))
-        job = next((j for j in jobs if j.id == wanted), None) or next((j for j in reversed(jobs) if j.active), None)
+        job = _shown_job(jobs, request)
         version = _int(request.query_params.get("version"), low=1)
         if version is None and job is not None and job.status == "done" and job.schedule_version:
             version = job.schedule_version
