@@ -23,7 +23,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
-from ortools.graph.python import min_cost_flow
 
 from ..instance.candidates import Instance, build_instance
 from ..spec.scenario import Scenario
@@ -128,6 +127,9 @@ class FlowNetwork:
 
     def solve(self, in_gain: np.ndarray, out_penalty: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
         """Max-gain flow for integer gains (hundredths); returns (gain, in-arc flows, out-arc flows)."""
+        # Imported here, not at the top: 50 ms of every start-up, and brokerage runs never use it.
+        from ortools.graph.python import min_cost_flow
+
         costs = np.zeros(len(self.tails), dtype=np.int64)
         costs[self.in_arcs] = -in_gain
         costs[self.out_arcs] = out_penalty

@@ -478,21 +478,10 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
     # "Total breaks <= k?" for k = the floor sum (breaks_exact.py): settles most real events at once.
     spent = [0.0]  # by the questions so far (their share of the limit is shared)
     asked = _ask(instance, run, fewest, spent, questions=1, most=share("breaks_first_question"))
-    best.lower = max(best.lower, asked.lower)
-    if asked.placed is not None:
-        best.offer(asked.placed, asked.total)
+    if _settled(asked, best):
         return best.finish(info)
     if asked.refuted_all:
-        # No schedule within the fairness cap. When the meetings fit without the rule, the rule is the cause:
-        # say so at once (forum-13crafc, d = 0: the diagnosis below took 10 s to name 30 meetings instead).
-        if _fits_without_fairness(instance, run):
-            spread = instance.scenario.fairness.max_break_spread
-            raise InfeasibleError([
-                f"the fairness rule cannot hold (fairness.max_break_spread = {spread}: the breaks of any two participants"
-                f" differ by at most {spread}): every schedule of the must requests and pinned meetings breaks it, although"
-                " they can all take place without it; try a larger value"
-            ])
-        best.schedule()  # the commitments step names the conflict and raises
+        _no_schedule(instance, run, best)
     patterns = all_patterns(instance)
     large = _large(instance, patterns)
     if not large:
@@ -501,6 +490,13 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
             best.schedule()  # no schedule at all: CP-SAT's commitments step names the conflict and raises
         best.lower = max(best.lower, bound or 0)
         if not instance.precedences:  # with precedences the search needs the commitments' schedule: the questions first
+            # A few quick questions from the LP bound first: they settle most events whose first question was
+            # refuted, where the search may spend its whole share far from the bound.
+            asked = _ask(instance, run, fewest, spent, start=best.lower, most=share("breaks_quick_question"))
+            if _settled(asked, best):
+                return best.finish(info)
+            if asked.refuted_all:
+                _no_schedule(instance, run, best)
             _local_search(instance, run, best)
             if best.proven:
                 return best.finish(info)
@@ -516,10 +512,10 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
         except MatchmakerError as undecided:  # the commitments model found nothing in its share: the questions may
             logger.info("no start schedule yet (%s); the questions first", undecided)
         asked = _ask(instance, run, fewest, spent, start=best.lower)
-        best.lower = max(best.lower, asked.lower)
-        if asked.placed is not None:
-            best.offer(asked.placed, asked.total)
+        if _settled(asked, best):
             return best.finish(info)
+        if asked.refuted_all:
+            _no_schedule(instance, run, best)
         if instance.precedences:
             _local_search(instance, run, best)
             if best.proven:
@@ -569,6 +565,29 @@ def _ask(
 
     cap = break_cap(instance, breaks_exact.own_meetings(instance))
     return breaks_exact.ask_loop(instance, fewest.floor, cap, ask, left, start, questions)
+
+
+def _settled(asked: breaks_exact.Asked, best: _Best) -> bool:
+    """Keep what the questions proved and found; whether they found the optimum."""
+    best.lower = max(best.lower, asked.lower)
+    if asked.placed is None:
+        return False
+    best.offer(asked.placed, asked.total)
+    return True
+
+
+def _no_schedule(instance: Instance, run, best: _Best) -> None:
+    """Every total of breaks within the fairness cap was refuted: raise the infeasibility with its cause."""
+    # When the meetings fit without the rule, the rule is the cause: say so at once (forum-13crafc, d = 0: the
+    # commitments' diagnosis took 10 s to name 30 meetings instead).
+    if _fits_without_fairness(instance, run):
+        spread = instance.scenario.fairness.max_break_spread
+        raise InfeasibleError([
+            f"the fairness rule cannot hold (fairness.max_break_spread = {spread}: the breaks of any two participants"
+            f" differ by at most {spread}): every schedule of the must requests and pinned meetings breaks it, although"
+            " they can all take place without it; try a larger value"
+        ])
+    best.schedule()  # the commitments step names the conflict and raises
 
 
 def _fits_without_fairness(instance: Instance, run) -> bool:

@@ -45,6 +45,8 @@ SHARES: dict[str, float] = {
     # every shared original is decided there; what is left goes to the LP bound, search and stage 2
     "breaks_first_question": 0.3,  # limit, at most, of breaks_exact: the first question (k = floor sum), which settles
     # most real events at once; the rest keeps time for the commitments' schedule and the fallback stages
+    "breaks_quick_question": 0.1,  # limit, at most, of breaks_exact: questions from the pattern LP bound before the
+    # local search (tic-13crafc and forumt-14crafe: found in 0.3-0.6 s, where the search took 2.7 s to reach 8)
     "breaks_without_fairness": 0.1,  # limit, at most. When no total of breaks meets the fairness rule: whether the
     # meetings fit without it (then the rule is the cause, said at once; else the commitments' diagnosis)
     "breaks_search": 0.1,  # limit, at most. Kempe-chain annealing; stops at the lower bound
