@@ -25,17 +25,22 @@ def _instance(data):
     return build_instance(parse_scenario(data), candidates_per_meeting=None)
 
 
-def _ask(instance, start=None):
+def _ask(instance, start=None, split=None, undecided=(), asked=None):
+    """The loop with one-worker questions; the stages in ``undecided`` come back UNKNOWN, ``asked`` collects every stage."""
     fewest = fewest_breaks(instance)
     cap = break_cap(instance, breaks_exact.own_meetings(instance))
 
-    def solve_one(model, stage):
+    def solve_one(model, stage, most=None):
+        if asked is not None:
+            asked.append(stage)
         solver = cp_model.CpSolver()
+        if stage in undecided:
+            return solver, cp_model.UNKNOWN
         solver.parameters.num_workers = 1
         solver.parameters.max_time_in_seconds = 10
         return solver, solver.solve(model)
 
-    return breaks_exact.ask_loop(instance, fewest.floor, cap, solve_one, lambda: 1.0, start)
+    return breaks_exact.ask_loop(instance, fewest.floor, cap, solve_one, lambda: 1.0, start, split=split)
 
 
 def _triangle(slots=3, **overrides):
@@ -47,6 +52,41 @@ def test_triangle_needs_one_break():
     asked = _ask(_instance(_triangle()))
     assert asked.total == 1 and asked.lower == 1 and not asked.refuted_all
     assert sorted(asked.placed.values()) == [0, 1, 2]
+
+
+def test_a_split_question_finds_who_takes_the_break():
+    # "Total <= 1?" undecided whole: asked per participant, A first (same meetings: by index), and A can take it.
+    stages = []
+    split = breaks_exact.Split(whole=1.0, first=1.0)
+    asked = _ask(_instance(_triangle()), split=split, undecided={"breaks <= 1?"}, asked=stages)
+    assert asked.total == 1 and asked.lower == 1
+    assert stages == ["breaks <= 0?", "breaks <= 1?", "breaks <= 1, only A above its floor?"]
+    assert split.begun and not split.refuted
+
+
+def test_a_split_question_is_refuted_when_every_participant_is():
+    # Two triangles in three slots need a break each: nobody alone can take "the" break, so 1 is refuted
+    # participant by participant, and 2 (two above their floor: asked whole) is the optimum.
+    data = brokerage(
+        ["A", "B", "C", "D", "E", "F"],
+        [must("A", "B"), must("A", "C"), must("B", "C"), must("D", "E"), must("D", "F"), must("E", "F")], slots=3,
+    )
+    stages = []
+    split = breaks_exact.Split(whole=1.0, first=1.0)
+    asked = _ask(_instance(data), split=split, undecided={"breaks <= 1?"}, asked=stages)
+    assert asked.total == 2 and asked.lower == 2
+    assert len(split.refuted) == 6 and sum("above its floor" in stage for stage in stages) == 6
+    assert stages[-1] == "breaks <= 2?"
+
+
+def test_an_undecided_participant_is_asked_again_with_twice_the_budget():
+    stages = []
+    split = breaks_exact.Split(whole=1.0, first=1.0)
+    undecided = {"breaks <= 1?", "breaks <= 1, only A above its floor?"}
+    asked = _ask(_instance(_triangle()), split=split, undecided=undecided, asked=stages)
+    # A undecided (budget 2 now), B found next: the smaller budget per meeting goes first.
+    assert asked.total == 1 and stages[-1] == "breaks <= 1, only B above its floor?"
+    assert split.budget[0] == 2.0
 
 
 def test_path_has_no_break():
@@ -113,6 +153,24 @@ def test_pipeline_proves_the_triangle_with_the_loop(caplog):
     # Refuted at 0; then a quick question at the LP bound 1 settles it, before the local search runs.
     assert "breaks <= 0?: INFEASIBLE" in caplog.text and "breaks <= 1?: OPTIMAL" in caplog.text
     assert "break search" not in caplog.text
+    assert schedule.stats.idle_gaps == 1 and schedule.solver.status == "OPTIMAL"
+
+
+def test_pipeline_splits_the_question_it_cannot_decide_whole(caplog, monkeypatch):
+    # As on forum-13crafc, where "total <= 1?" stays undecided whole: the questions per participant settle it.
+    import matchmaker.solver.brokerage as brokerage_module
+
+    real = brokerage_module.run_stage
+
+    def whole_undecided(run, model, budget, stage, *args, **kwargs):
+        if stage == "breaks <= 1?":
+            return cp_model.CpSolver(), cp_model.UNKNOWN
+        return real(run, model, budget, stage, *args, **kwargs)
+
+    monkeypatch.setattr(brokerage_module, "run_stage", whole_undecided)
+    with caplog.at_level("INFO", logger="matchmaker"):
+        schedule = solve_and_check(_triangle())
+    assert "breaks <= 1, only A above its floor?: OPTIMAL" in caplog.text
     assert schedule.stats.idle_gaps == 1 and schedule.solver.status == "OPTIMAL"
 
 

@@ -312,14 +312,18 @@ def test_precedences_when_stage_1_is_undecided(caplog, monkeypatch, local_search
 
 
 def test_large_pattern_model_starts_from_the_generic_model(caplog, monkeypatch):
-    # Stage 1 is refuted (a triangle needs a break); with every pattern model "large" the local
-    # search is skipped and the generic model runs instead of stage 2.
+    # Two triangles need a break each. With every pattern model "large" there is no LP bound and no local search:
+    # the question "total <= 1?" (one participant above its floor) is refuted whole, and the generic model proves 2.
     import matchmaker.solver.brokerage as brokerage_module
 
     monkeypatch.setattr(brokerage_module, "LARGE_PATTERNS", 0)
-    data = brokerage(["A", "B", "C"], [must("A", "B"), must("A", "C"), must("B", "C")], slots=4)
+    data = brokerage(
+        ["A", "B", "C", "D", "E", "F"],
+        [must("A", "B"), must("A", "C"), must("B", "C"), must("D", "E"), must("D", "F"), must("E", "F")], slots=4,
+    )
     with caplog.at_level("INFO", logger="matchmaker"):
         schedule = solve_and_check(data)
+    assert "breaks <= 1?: INFEASIBLE" in caplog.text and "above its floor" not in caplog.text
     assert "breaks: generic model:" in caplog.text and "break search" not in caplog.text
-    assert schedule.stats.idle_gaps == 1 and schedule.solver.status == "OPTIMAL"
-    assert schedule.solver.best_bound == -1
+    assert schedule.stats.idle_gaps == 2 and schedule.solver.status == "OPTIMAL"
+    assert schedule.solver.best_bound == -2

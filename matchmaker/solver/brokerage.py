@@ -482,6 +482,8 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
         return best.finish(info)
     if asked.refuted_all:
         _no_schedule(instance, run, best)
+    limit = run.options.time_limit
+    split = breaks_exact.Split(share("breaks_whole_question") * limit, share("breaks_alone_question") * limit, _alone_patterns(instance, fewest))
     patterns = all_patterns(instance)
     large = _large(instance, patterns)
     if not large:
@@ -492,26 +494,18 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
         if not instance.precedences:  # with precedences the search needs the commitments' schedule: the questions first
             # A few quick questions from the LP bound first: they settle most events whose first question was
             # refuted, where the search may spend its whole share far from the bound.
-            asked = _ask(instance, run, fewest, spent, start=best.lower, most=share("breaks_quick_question"))
+            asked = _ask(instance, run, fewest, spent, start=best.lower, most=share("breaks_quick_question"), split=split)
             if _settled(asked, best):
                 return best.finish(info)
             if asked.refuted_all:
                 _no_schedule(instance, run, best)
-            _local_search(instance, run, best)
-            if best.proven:
-                return best.finish(info)
+            if not split.begun:  # else the questions per participant go on: they settle the instances the search cannot
+                _local_search(instance, run, best)
+                if best.proven:
+                    return best.finish(info)
         used += share("breaks_search")
-        # A complete schedule before the questions, which may use their whole share undecided: the stages
-        # after them need it as a hint, and a solve that runs out of time returns it (before, forum-13crafc
-        # and ticf-13crafc ended some seeds with no schedule at all). When the commitments model cannot make
-        # one in its share (precedences: forumt-14crafe.prec25-s1), the questions may still find the optimum.
-        try:
-            best.schedule()
-        except InfeasibleError:
-            raise
-        except MatchmakerError as undecided:  # the commitments model found nothing in its share: the questions may
-            logger.info("no start schedule yet (%s); the questions first", undecided)
-        asked = _ask(instance, run, fewest, spent, start=best.lower)
+        _start_schedule(best)
+        asked = _ask(instance, run, fewest, spent, start=best.lower, split=split)
         if _settled(asked, best):
             return best.finish(info)
         if asked.refuted_all:
@@ -520,7 +514,22 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
             _local_search(instance, run, best)
             if best.proven:
                 return best.finish(info)
-    used += share("breaks_exact")
+    elif best.lower == sum(fewest.floor.values()) + 1:
+        # Large, the first question refuted: only the question "floor sum + 1?" (one participant above its floor),
+        # whole and then per participant; the generic model follows (forum-13crafc: 1 break, proven, in 3-6 s,
+        # where the generic model ended at 5-12 after 16 s).
+        _start_schedule(best)
+        asked = _ask(instance, run, fewest, spent, start=best.lower, questions=1, most=share("breaks_alone_large"), split=split)
+        if _settled(asked, best):
+            return best.finish(info)
+        if asked.refuted_all:
+            _no_schedule(instance, run, best)
+        if split.begun:  # undecided: the local search makes the generic model's hint, where the commitments' schedule
+            # is far off (forum-13crafc.forb0007: 9 breaks at 20 s with it, 25-29 without)
+            _local_search(instance, run, best)
+            if best.proven:
+                return best.finish(info)
+    used += share("breaks_alone_large" if large else "breaks_exact")
     if instance.precedences or large:
         # With precedences the pattern stages find schedules slowly, and a big pattern model (forum-13.fixed020:
         # 26,666 patterns, 15 participants on the counter) neither improves the schedule nor the LP bound 17:
@@ -541,12 +550,13 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
 
 def _ask(
     instance: Instance, run, fewest: Fewest, spent: list[float], start: int | None = None, questions: int | None = None,
-    most: float | None = None,
+    most: float | None = None, split: breaks_exact.Split | None = None,
 ) -> breaks_exact.Asked:
     """The feasibility loop of ``breaks_exact``; all its calls in one solve share ``breaks_exact`` of the limit,
     ``spent`` (seconds, or deterministic time units) being what the earlier calls used.
 
-    ``most``: this call's share of the limit at most (the first question keeps time for the fallback stages).
+    ``most``: this call's share of the limit at most (the first question keeps time for the fallback stages);
+    ``split``: the progress of the questions asked per participant (see ``breaks_exact.Split``).
     """
     limit = share("breaks_exact") * run.options.time_limit
     if most is not None:
@@ -557,14 +567,45 @@ def _ask(
             return limit - spent[0]
         return min(limit - spent[0], run.remaining())
 
-    def ask(model: cp_model.CpModel, stage: str) -> tuple[cp_model.CpSolver, int]:
+    def ask(model: cp_model.CpModel, stage: str, at_most: float | None) -> tuple[cp_model.CpSolver, int]:
         began = time.monotonic()
-        solver, status = run_stage(run, model, max(0.1, left()), stage, breaks_exact.LEAN_SUBSOLVERS, every_worker_full=True)
+        budget = left() if at_most is None else min(at_most, left())
+        solver, status = run_stage(run, model, max(0.1, budget), stage, breaks_exact.LEAN_SUBSOLVERS, every_worker_full=True)
         spent[0] += solver.deterministic_time if run.options.deterministic else time.monotonic() - began
         return solver, status
 
     cap = break_cap(instance, breaks_exact.own_meetings(instance))
-    return breaks_exact.ask_loop(instance, fewest.floor, cap, ask, left, start, questions)
+    return breaks_exact.ask_loop(instance, fewest.floor, cap, ask, left, start, questions, split)
+
+
+def _start_schedule(best: _Best) -> None:
+    """A complete schedule before questions that may use their whole share undecided: the stages after them need it
+    as a hint, and a solve that runs out of time returns it (made later, the commitments model had too little time:
+    ticf-13crafc.prec15 ended with exit 3). When the commitments model cannot make one in its share (precedences:
+    forumt-14crafe.prec25-s1), the questions may still find the optimum."""
+    try:
+        best.schedule()
+    except InfeasibleError:
+        raise
+    except MatchmakerError as undecided:  # the commitments model found nothing in its share: the questions may
+        logger.info("no start schedule yet (%s); the questions first", undecided)
+
+
+def _alone_patterns(instance: Instance, fewest: Fewest) -> Callable[[int], dict[int, PartyPatterns]]:
+    """For the questions "only p above its floor?": the others' floor patterns and p's up to one break more, where
+    the lists are complete (the rest keep the block-start counter)."""
+    own_of = breaks_exact.own_meetings(instance)
+    cap = break_cap(instance, own_of)
+
+    def patterns(party: int) -> dict[int, PartyPatterns]:
+        chosen = {q: listed for q, listed in fewest.patterns.items() if listed.complete and q != party}
+        most = len(own_of[party]) - 1 if cap is None else min(cap, len(own_of[party]) - 1)
+        mine = party_patterns(instance, party, own_of[party], min(most, fewest.floor[party] + 1))
+        if mine.complete and mine.patterns:
+            chosen[party] = mine
+        return chosen
+
+    return patterns
 
 
 def _settled(asked: breaks_exact.Asked, best: _Best) -> bool:
