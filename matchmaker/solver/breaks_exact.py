@@ -264,9 +264,14 @@ class Asked:
     refuted_all: bool  # every k up to the most breaks the caps allow was refuted: no schedule at all
 
 
+def most_breaks(own: list[int], cap: int | None) -> int:
+    """Most breaks a participant with these meetings can have under the per-participant cap (n_p - 1 without one)."""
+    return len(own) - 1 if cap is None else min(cap, len(own) - 1)
+
+
 def most_total(instance: Instance, own_of: list[list[int]], cap: int | None) -> int:
-    """Most total breaks any schedule can have under the per-participant cap (n_p - 1 without one)."""
-    return sum(len(own) - 1 if cap is None else min(cap, len(own) - 1) for own in own_of if len(own) >= 2)
+    """Most total breaks any schedule can have under the per-participant cap."""
+    return sum(most_breaks(own, cap) for own in own_of if len(own) >= 2)
 
 
 @dataclass
@@ -276,8 +281,8 @@ class Split:
     A question "total <= k?" with k = the floor sum + 1 allows exactly one participant one
     break above its floor. Asked whole, CP-SAT may leave it undecided for minutes
     (forum-13crafc, k = 1: nothing in 60 s with 16 workers), while the question "only p above
-    its floor?" is decided in 0.2-3.5 s for every p: fixing who takes the break leaves every
-    other participant one busy block, which presolve and search handle well.
+    its floor?" is decided in 0.1-4 s for every p (with the floor patterns): fixing who takes the
+    break leaves every other participant one busy block, which presolve and search handle well.
     """
 
     whole: float  # budget of the whole question
@@ -320,7 +325,7 @@ def ask_loop(
         caps = {}
         for party, own in enumerate(own_of):
             if len(own) >= 2:
-                caps[party] = min(_most(own, cap), floor.get(party, 0) + slack)
+                caps[party] = min(most_breaks(own, cap), floor.get(party, 0) + slack)
         alone = split is not None and slack == 1
         if alone and split.begun:  # asked whole in an earlier call, undecided
             lean, solver, status = _ask_alone(instance, floor, cap, k, own_of, solve, seconds_left, split)
@@ -339,10 +344,6 @@ def ask_loop(
     return Asked(None, None, k, k > ceiling)
 
 
-def _most(own: list[int], cap: int | None) -> int:
-    return len(own) - 1 if cap is None else min(cap, len(own) - 1)
-
-
 def _ask_alone(
     instance: Instance, floor: dict[int, int], cap: int | None, k: int, own_of: list[list[int]], solve, seconds_left, split: Split,
 ) -> tuple[LeanModel | None, cp_model.CpSolver | None, int]:
@@ -350,10 +351,10 @@ def _ask_alone(
     weighted towards the busiest (a break relieves most where a participant has many meetings: 15 meetings weigh
     as 5 times 3); an undecided question comes back with twice the budget. Returns the model and solver of a found
     schedule, or None and INFEASIBLE (every participant refuted) or UNKNOWN (out of time)."""
-    pending = [p for p, own in enumerate(own_of) if len(own) >= 2 and floor.get(p, 0) < _most(own, cap) and p not in split.refuted]
+    pending = [p for p, own in enumerate(own_of) if len(own) >= 2 and floor.get(p, 0) < most_breaks(own, cap) and p not in split.refuted]
     for party in pending:
         split.budget.setdefault(party, split.first)
-    floors = {p: min(_most(own, cap), floor.get(p, 0)) for p, own in enumerate(own_of) if len(own) >= 2}
+    floors = {p: min(most_breaks(own, cap), floor.get(p, 0)) for p, own in enumerate(own_of) if len(own) >= 2}
     while pending and seconds_left() > 0:
         party = min(pending, key=lambda p: (split.budget[p] / len(own_of[p]), p))
         lean = build_lean(instance, split.patterns(party) if split.patterns else {}, k, floors | {party: floors[party] + 1})

@@ -365,7 +365,7 @@ def fewest_breaks(instance: Instance) -> Fewest:
     for party, own in enumerate(own_of):
         if len(own) < 2:
             continue
-        most = len(own) - 1 if cap is None else min(cap, len(own) - 1)
+        most = breaks_exact.most_breaks(own, cap)
         patterns, floor = fewest_patterns(instance, party, own, most)
         result.floor[party] = floor
         if patterns.patterns:
@@ -382,7 +382,7 @@ def all_patterns(instance: Instance) -> dict[int, PartyPatterns]:
     for party, own in enumerate(own_of):
         if len(own) < 2:
             continue
-        most = len(own) - 1 if cap is None else min(cap, len(own) - 1)
+        most = breaks_exact.most_breaks(own, cap)
         patterns = party_patterns(instance, party, own, most)
         if patterns.complete and patterns.patterns:
             found[party] = patterns
@@ -599,7 +599,7 @@ def _alone_patterns(instance: Instance, fewest: Fewest) -> Callable[[int], dict[
 
     def patterns(party: int) -> dict[int, PartyPatterns]:
         chosen = {q: listed for q, listed in fewest.patterns.items() if listed.complete and q != party}
-        most = len(own_of[party]) - 1 if cap is None else min(cap, len(own_of[party]) - 1)
+        most = breaks_exact.most_breaks(own_of[party], cap)
         mine = party_patterns(instance, party, own_of[party], min(most, fewest.floor[party] + 1))
         if mine.complete and mine.patterns:
             chosen[party] = mine

@@ -51,8 +51,8 @@ SHARES: dict[str, float] = {
     # per participant ("only p above its floor?", breaks_exact.Split); forumt-14crafe: found whole in 0.3 s
     "breaks_alone_question": 0.075,  # limit: the first budget of each question per participant, doubling when
     # undecided (ticf-13crafc: P40's question found in 0.9-1.2 s, the busier ones' in 2-6 s)
-    "breaks_alone_large": 0.5,  # limit, at most. Large pattern models: that question whole and per participant
-    # before the generic model, which keeps the rest (and makes the start schedule when it is not settled)
+    "breaks_alone_large": 0.5,  # limit, at most. Large pattern models, first question refuted: the question "floor
+    # sum + 1?" whole and per participant, before the generic model, which keeps the rest
     "breaks_without_fairness": 0.1,  # limit, at most. When no total of breaks meets the fairness rule: whether the
     # meetings fit without it (then the rule is the cause, said at once; else the commitments' diagnosis)
     "breaks_search": 0.1,  # limit, at most. Kempe-chain annealing; stops at the lower bound
