@@ -281,7 +281,7 @@ class Split:
     A question "total <= k?" with k = the floor sum + 1 allows exactly one participant one
     break above its floor. Asked whole, CP-SAT may leave it undecided for minutes
     (forum-13crafc, k = 1: nothing in 60 s with 16 workers), while the question "only p above
-    its floor?" is decided in 0.1-4 s for every p (with the floor patterns): fixing who takes the
+    its floor?" is decided in 0.1-4 s for most p (with the floor patterns): fixing who takes the
     break leaves every other participant one busy block, which presolve and search handle well.
     """
 

@@ -517,7 +517,7 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
     elif best.lower == sum(fewest.floor.values()) + 1 and (pattern_lp_bound(instance, patterns) or 0) <= best.lower:
         # Large, the first question refuted and the LP bound (1-1.4 s here) no higher: only the question "floor sum
         # + 1?" (one participant above its floor), whole and then per participant; the generic model follows
-        # (forum-13crafc: 1 break, proven, in 6-9 s, where the generic model ended at 5-12 after 16 s). With a higher
+        # (forum-13crafc: 1 break, proven, in 8-12 s, where the generic model ended at 5-12 after 16 s). With a higher
         # LP bound the split would only refute (forum-13.fixed020-Forb: bound 17, 58 questions in 4.4 s).
         _start_schedule(best)
         asked = _ask(instance, run, fewest, spent, start=best.lower, questions=1, most=share("breaks_alone_large"), split=split)
