@@ -237,6 +237,30 @@ def test_comparison_names_who_is_new_who_left_and_what_changed(client):
     assert client.get(f"/api/events/{event}/scenarios/7/compare", params={"against": 1}).status_code == 404
 
 
+def test_pair_changes_are_listed_under_both_participants():
+    # A request's level changed, a pin moved and one removed, a pair blocked: each phrase under both sides.
+    from matchmaker.spec.scenario import parse_scenario
+    from matchmaker.web.edits import _pair_phrases
+
+    data = json.loads(DEMO.read_text())
+    before = parse_scenario(data)
+    data["requests"][1]["level"] = "must"  # B1-E1: want -> must
+    data["pinned"] = [{"buyer": "B2", "exhibitor": "E4", "date": DAY, "start": "10:20"}]
+    data["requests"] = [r for r in data["requests"] if (r["buyer"], r["exhibitor"]) != ("B1", "E2")]
+    data.setdefault("blocked", []).append({"buyer": "B1", "exhibitor": "E2", "reason": "competitors"})
+    after = parse_scenario(data)
+
+    phrases = _pair_phrases(before, after)
+    assert "request with E1: want, by organizer → must, by organizer" in phrases["B1"]
+    assert "request with B1: want, by organizer → must, by organizer" in phrases["E1"]
+    assert "request with E2 removed (was must, by buyer)" in phrases["B1"]
+    assert "now blocked with B1 (competitors)" in phrases["E2"]
+    assert "pinned meeting with E4 moved 2023-10-22 09:55 → 2023-10-22 10:20" in phrases["B2"]
+    assert "pinned meeting with B2 moved 2023-10-22 09:55 → 2023-10-22 10:20" in phrases["E4"]
+    data["pinned"] = []
+    assert "pin of the meeting with B2 at 2023-10-22 09:55 removed" in _pair_phrases(before, parse_scenario(data))["E4"]
+
+
 def test_during_the_fair_replan_freezes_the_past(client):
     event, first = solved_event(client)
     assert client.post(f"/api/events/{event}/schedules/{first}/publish").status_code == 200

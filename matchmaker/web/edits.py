@@ -240,19 +240,26 @@ def _pair_phrases(old: Scenario, new: Scenario) -> dict[str, list[str]]:
         if exhibitor != buyer:
             out[exhibitor].append(phrase.format(other=buyer))
 
+    def each_pair(was: dict, now: dict, added, removed, changed) -> None:
+        """Under both participants, a phrase for every pair whose entry was added, removed or changed."""
+        for pair, phrase in _keyed_phrases(
+            was, now, added=lambda pair, b: (pair, added(b)), removed=lambda pair, a: (pair, removed(a)),
+            changed=lambda pair, a, b: (pair, changed(a, b)),
+        ):
+            both(pair, phrase)
+
     def requests(scenario: Scenario) -> dict[Pair, set[tuple]]:
         found: dict[Pair, set[tuple]] = defaultdict(set)
         for r in scenario.requests:
             found[(r.buyer, r.exhibitor)].add((r.by, r.level, r.session))
         return found
 
-    for pair, phrase in _keyed_phrases(
+    each_pair(
         requests(old), requests(new),
-        added=lambda pair, now: (pair, f"request with {{other}} added ({_request_text(now)})"),
-        removed=lambda pair, was: (pair, f"request with {{other}} removed (was {_request_text(was)})"),
-        changed=lambda pair, was, now: (pair, f"request with {{other}}: {_request_text(was)} → {_request_text(now)}"),
-    ):
-        both(pair, phrase)
+        added=lambda now: f"request with {{other}} added ({_request_text(now)})",
+        removed=lambda was: f"request with {{other}} removed (was {_request_text(was)})",
+        changed=lambda was, now: f"request with {{other}}: {_request_text(was)} → {_request_text(now)}",
+    )
 
     old_blocked = {(b.buyer, b.exhibitor): b.reason for b in old.blocked}
     new_blocked = {(b.buyer, b.exhibitor): b.reason for b in new.blocked}
@@ -265,13 +272,12 @@ def _pair_phrases(old: Scenario, new: Scenario) -> dict[str, list[str]]:
     def pins(scenario: Scenario) -> dict[Pair, str]:
         return {(p.buyer, p.exhibitor): f"{p.date} {p.start}" for p in scenario.pinned}
 
-    for pair, phrase in _keyed_phrases(
+    each_pair(
         pins(old), pins(new),
-        added=lambda pair, now: (pair, f"meeting with {{other}} pinned at {now}"),
-        removed=lambda pair, was: (pair, f"pin of the meeting with {{other}} at {was} removed"),
-        changed=lambda pair, was, now: (pair, f"pinned meeting with {{other}} moved {was} → {now}"),
-    ):
-        both(pair, phrase)
+        added=lambda now: f"meeting with {{other}} pinned at {now}",
+        removed=lambda was: f"pin of the meeting with {{other}} at {was} removed",
+        changed=lambda was, now: f"pinned meeting with {{other}} moved {was} → {now}",
+    )
     return out
 
 
