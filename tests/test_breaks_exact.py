@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from pathlib import Path
 
 import pytest
@@ -25,12 +26,15 @@ def _instance(data):
     return build_instance(parse_scenario(data), candidates_per_meeting=None)
 
 
-def _ask(instance, start=None, split=None, undecided=(), asked=None):
-    """The loop with one-worker questions; the stages in ``undecided`` come back UNKNOWN, ``asked`` collects every stage."""
+def _ask(instance, start=None, split=None, undecided=(), asked=None, slow=()):
+    """The loop with one-worker questions; the stages in ``undecided`` come back UNKNOWN, ``asked`` collects every stage.
+
+    The stages in ``slow`` (in a race) run until their lane is stopped, as a long search would.
+    """
     fewest = fewest_breaks(instance)
     cap = break_cap(instance, breaks_exact.own_meetings(instance))
 
-    def solve_one(model, stage, most=None):
+    def solve_one(model, stage, most, lane):
         if asked is not None:
             asked.append(stage)
         solver = cp_model.CpSolver()
@@ -38,6 +42,12 @@ def _ask(instance, start=None, split=None, undecided=(), asked=None):
             return solver, cp_model.UNKNOWN
         solver.parameters.num_workers = 1
         solver.parameters.max_time_in_seconds = 10
+        if lane is not None and not lane.started(solver):
+            return None, cp_model.UNKNOWN
+        if stage in slow:
+            while not lane.stopped:
+                time.sleep(0.01)
+            return solver, cp_model.UNKNOWN
         return solver, solver.solve(model)
 
     return breaks_exact.ask_loop(instance, fewest.floor, cap, solve_one, lambda: 1.0, start, split=split)
@@ -87,6 +97,29 @@ def test_an_undecided_participant_is_asked_again_with_twice_the_budget():
     # A undecided (budget 2 now), B found next: the smaller budget per meeting goes first.
     assert asked.total == 1 and stages[-1] == "breaks <= 1, only B above its floor?"
     assert split.budget[0] == 2.0
+
+
+def test_a_race_of_questions_stops_the_others_once_one_is_found():
+    # Two questions at a time: A's runs until it is stopped, B's finds the schedule and stops it.
+    stages = []
+    split = breaks_exact.Split(whole=1.0, first=1.0, lanes=2)
+    started = time.monotonic()
+    asked = _ask(_instance(_triangle()), split=split, undecided={"breaks <= 1?"}, asked=stages,
+                 slow={"breaks <= 1, only A above its floor?"})
+    assert asked.total == 1 and asked.lower == 1
+    assert set(stages[2:]) == {"breaks <= 1, only A above its floor?", "breaks <= 1, only B above its floor?"}
+    assert time.monotonic() - started < 5  # A's question would never end unless stopped
+    assert not split.refuted and split.budget[0] == 1.0  # a stopped question is neither refuted nor doubled
+
+
+def test_a_race_refutes_when_every_participant_is_refuted():
+    data = brokerage(
+        ["A", "B", "C", "D", "E", "F"],
+        [must("A", "B"), must("A", "C"), must("B", "C"), must("D", "E"), must("D", "F"), must("E", "F")], slots=3,
+    )
+    split = breaks_exact.Split(whole=1.0, first=1.0, lanes=2)
+    asked = _ask(_instance(data), split=split, undecided={"breaks <= 1?"})
+    assert asked.total == 2 and asked.lower == 2 and len(split.refuted) == 6
 
 
 def test_path_has_no_break():

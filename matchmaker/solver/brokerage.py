@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -164,40 +164,81 @@ def enumerate_patterns(
     yield from runs(0, n, 0, None, [])
 
 
-def _fits(instance: Instance, own: list[int], pattern: tuple[int, ...], per_day: int | None, day_of: dict[int, int]) -> bool:
-    """The participant's meetings can fill exactly the pattern's slots (a perfect matching), within its daily cap."""
-    if per_day is not None:
-        counts: dict[int, int] = {}
+HALL_GROUPS = 6  # distinct slot sets among a participant's meetings up to which _Filling checks Hall's condition
+
+
+class _Filling:
+    """Whether a participant's meetings can fill exactly a pattern's slots (a perfect matching), within its daily cap.
+
+    Slot sets are bitmasks. With few distinct slot sets among the meetings (sessions, forbidden slots), Hall's
+    condition over their unions decides it: for every group of meetings, the pattern holds at least as many slots
+    its meetings may use. Otherwise augmenting paths. The pattern enumeration calls it for every pattern
+    (forum-13crafc: 40,691), so it must be cheap: 1.9 s with augmenting paths over Python sets, 0.3 s with this.
+    """
+
+    def __init__(self, domains: list[list[int]], days: list[list[int]], per_day: int | None):
+        """``domains``: each meeting's usable slots; ``days``: the slots of each day (for the daily cap)."""
+        self.domains = [sum(1 << s for s in domain) for domain in domains]
+        self.per_day = per_day
+        self.days = [sum(1 << s for s in day) for day in days] if per_day is not None else []
+        groups = Counter(self.domains)
+        self.hall: list[tuple[int, int]] | None = None
+        if len(groups) <= HALL_GROUPS:
+            needs: dict[int, int] = {}  # union of slot sets -> most meetings that must fit in it
+            items = list(groups.items())
+            for chosen in range(1, (1 << len(items)) - 1):  # the full set always holds: the pattern is n usable slots
+                union = need = 0
+                for i, (mask, count) in enumerate(items):
+                    if chosen >> i & 1:
+                        union |= mask
+                        need += count
+                needs[union] = max(need, needs.get(union, 0))
+            self.hall = [
+                (union, need) for union, need in needs.items()
+                if not any(other != union and other & union == other and more >= need for other, more in needs.items())
+            ]
+
+    def __call__(self, pattern: tuple[int, ...]) -> bool:
+        """``pattern``: as many slots as meetings, each usable by some meeting (as enumerate_patterns makes them)."""
+        slots = 0
         for s in pattern:
-            counts[day_of[s]] = counts.get(day_of[s], 0) + 1
-        if max(counts.values()) > per_day:
+            slots |= 1 << s
+        if any((slots & day).bit_count() > self.per_day for day in self.days):
             return False
-    slots = set(pattern)
-    holder: dict[int, int] = {}
+        if self.hall is not None:
+            return all((slots & union).bit_count() >= need for union, need in self.hall)
+        holder: dict[int, int] = {}  # slot -> meeting (index into own)
 
-    def augment(c: int, seen: set[int]) -> bool:
-        for s in _domain(instance, c):
-            if s in slots and s not in seen:
-                seen.add(s)
-                if s not in holder or augment(holder[s], seen):
+        def augment(c: int, seen: int) -> tuple[bool, int]:
+            free = self.domains[c] & slots & ~seen
+            while free:
+                bit = free & -free
+                free ^= bit
+                seen |= bit
+                s = bit.bit_length() - 1
+                if s not in holder:
                     holder[s] = c
-                    return True
-        return False
+                    return True, seen
+                moved, seen = augment(holder[s], seen)
+                if moved:
+                    holder[s] = c
+                    return True, seen
+            return False, seen
 
-    return all(augment(c, set()) for c in own)
+        return all(augment(c, 0)[0] for c in range(len(self.domains)))
 
 
 def party_patterns(instance: Instance, party: int, own: list[int], most_breaks: int, cap: int = PATTERN_CAP) -> PartyPatterns:
     """The participant's valid patterns with at most ``most_breaks`` breaks (``complete`` False past ``cap``)."""
     result = PartyPatterns(party, len(own))
     items = _positions(instance, party, own)
-    day_of = {s: d for d, day in enumerate(instance.grid.by_day) for s in day}
     per_day = instance.parties[party].max_per_day
     same = all(set(_domain(instance, c)) == {s for _, _, s in items} for c in own)
+    fits = _Filling([_domain(instance, c) for c in own], instance.grid.by_day, per_day)
     try:
         required = {instance.candidates[c].pinned_slot for c in own if instance.candidates[c].pinned_slot is not None}
         for pattern, breaks in enumerate_patterns(items, len(own), most_breaks, cap, required):
-            if (same and per_day is None) or _fits(instance, own, pattern, per_day, day_of):
+            if (same and per_day is None) or fits(pattern):
                 result.patterns.append(pattern)
                 result.breaks.append(breaks)
     except TooManyPatterns:
@@ -374,19 +415,28 @@ def fewest_breaks(instance: Instance) -> Fewest:
     return result
 
 
-def all_patterns(instance: Instance) -> dict[int, PartyPatterns]:
-    """Stage-2 data: every valid pattern up to the fairness cap, for the participants where the list is whole and small."""
+def all_patterns(instance: Instance, stop_above: int | None = None) -> dict[int, PartyPatterns] | None:
+    """Stage-2 data: every valid pattern up to the fairness cap, for the participants where the list is whole and small.
+
+    With ``stop_above``: None as soon as the model is known to be large (more patterns than that, or a participant
+    whose list is cut at the cap or empty), which the caller then does not need (forum-13crafc: 0.2 s, not 0.8 s).
+    """
     own_of = breaks_exact.own_meetings(instance)
     cap = break_cap(instance, own_of)
     found: dict[int, PartyPatterns] = {}
+    total = 0
     for party, own in enumerate(own_of):
         if len(own) < 2:
             continue
         most = breaks_exact.most_breaks(own, cap)
-        patterns = party_patterns(instance, party, own, most)
+        patterns = party_patterns(instance, party, own, most, cap=PATTERN_CAP if stop_above is None else min(PATTERN_CAP, stop_above - total + 1))
+        total += len(patterns.patterns)
         if patterns.complete and patterns.patterns:
             found[party] = patterns
-    total = sum(len(p.patterns) for p in found.values())
+        elif stop_above is not None:
+            return None
+        if stop_above is not None and total > stop_above:
+            return None
     for party in sorted(found, key=lambda p: (-len(found[p].patterns), p)):
         if total <= TOTAL_PATTERN_CAP:
             break
@@ -483,9 +533,13 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
     if asked.refuted_all:
         _no_schedule(instance, run, best)
     limit = run.options.time_limit
-    split = breaks_exact.Split(share("breaks_whole_question") * limit, share("breaks_alone_question") * limit, _alone_patterns(instance, fewest))
-    patterns = all_patterns(instance)
-    large = _large(instance, patterns)
+    near = _Near(instance, fewest)
+    split = breaks_exact.Split(
+        share("breaks_whole_question") * limit, share("breaks_alone_question") * limit, near.alone,
+        lanes=1 if run.options.deterministic or run.options.num_workers < 2 else 2,  # threads make the order vary
+    )
+    patterns = all_patterns(instance, stop_above=LARGE_PATTERNS)
+    large = patterns is None
     if not large:
         bound = pattern_lp_bound(instance, patterns)
         if bound is None:
@@ -514,22 +568,32 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
             _local_search(instance, run, best)
             if best.proven:
                 return best.finish(info)
-    elif best.lower == sum(fewest.floor.values()) + 1 and (pattern_lp_bound(instance, patterns) or 0) <= best.lower:
-        # Large, the first question refuted and the LP bound (1-1.4 s here) no higher: only the question "floor sum
-        # + 1?" (one participant above its floor), whole and then per participant; the generic model follows
-        # (forum-13crafc: 1 break, proven, in 8-12 s, where the generic model ended at 5-12 after 16 s). With a higher
-        # LP bound the split would only refute (forum-13.fixed020-Forb: bound 17, 58 questions in 4.4 s).
-        _start_schedule(best)
-        asked = _ask(instance, run, fewest, spent, start=best.lower, questions=1, most=share("breaks_alone_large"), split=split)
-        if _settled(asked, best):
-            return best.finish(info)
-        if asked.refuted_all:
-            _no_schedule(instance, run, best)
-        if split.begun:  # undecided: the local search makes the generic model's hint, where the commitments' schedule
-            # is far off (forum-13crafc.forb0007: 9 breaks at 20 s with it, 25-29 without)
-            _local_search(instance, run, best)
-            if best.proven:
+    elif best.lower == sum(fewest.floor.values()) + 1:
+        # Large, the first question refuted: only the question "floor sum + 1?" (one participant above its floor),
+        # per participant; the generic model follows (forum-13crafc: 1 break, proven, where the generic model ended
+        # at 5-12 after 16 s). The LP over the patterns that question allows may refute it at once, where the split
+        # would only refute, one participant at a time (forum-13.fixed020-Forb: LP 17 against 13, 0.5 s; 58
+        # questions in 4.4 s).
+        near_bound = pattern_lp_bound(instance, near.everyone())
+        if near_bound is None or near_bound > best.lower:
+            logger.info("breaks <= %d?: refuted by the LP of its patterns (%s)", best.lower, near_bound)
+            best.lower += 1
+        else:
+            # Straight to the questions per participant: asked whole, it was undecided in every run on these
+            # instances (forum-13crafc and ticf-13crafc, 1 s each); without it 1-2 s less in 11 of 12 runs.
+            split.whole = 0.0
+            if instance.precedences:  # the commitments' schedule first: made after the questions, it had too little
+                _start_schedule(best)  # time (ticf-13crafc.prec15: exit 3), and the local search cannot start without it
+            asked = _ask(instance, run, fewest, spent, start=best.lower, questions=1, most=share("breaks_alone_large"), split=split)
+            if _settled(asked, best):
                 return best.finish(info)
+            if asked.refuted_all:
+                _no_schedule(instance, run, best)
+            if split.begun:  # undecided: the local search makes the generic model's hint, where the commitments'
+                # schedule is far off (forum-13crafc.forb0007: 9 breaks at 20 s with it, 25-29 without)
+                _local_search(instance, run, best)
+                if best.proven:
+                    return best.finish(info)
     used += share("breaks_alone_large" if large else "breaks_exact")
     if instance.precedences or large:
         # With precedences the pattern stages find schedules slowly, and a big pattern model (forum-13.fixed020:
@@ -568,11 +632,14 @@ def _ask(
             return limit - spent[0]
         return min(limit - spent[0], run.remaining())
 
-    def ask(model: cp_model.CpModel, stage: str, at_most: float | None) -> tuple[cp_model.CpSolver, int]:
+    def ask(model: cp_model.CpModel, stage: str, at_most: float | None, lane: breaks_exact.Lane | None = None):
         began = time.monotonic()
         budget = left() if at_most is None else min(at_most, left())
-        solver, status = run_stage(run, model, max(0.1, budget), stage, breaks_exact.LEAN_SUBSOLVERS, every_worker_full=True)
-        spent[0] += solver.deterministic_time if run.options.deterministic else time.monotonic() - began
+        solver, status = run_stage(run, model, max(0.1, budget), stage, breaks_exact.LEAN_SUBSOLVERS, every_worker_full=True, lane=lane)
+        if run.options.deterministic:
+            spent[0] += solver.deterministic_time
+        else:  # lanes run side by side: each adds its part of the wall time
+            spent[0] += (time.monotonic() - began) / (lane.lanes if lane else 1)
         return solver, status
 
     cap = break_cap(instance, breaks_exact.own_meetings(instance))
@@ -592,21 +659,33 @@ def _start_schedule(best: _Best) -> None:
         logger.info("no start schedule yet (%s); the questions first", undecided)
 
 
-def _alone_patterns(instance: Instance, fewest: Fewest) -> Callable[[int], dict[int, PartyPatterns]]:
-    """For the questions "only p above its floor?": the others' floor patterns and p's up to one break more, where
-    the lists are complete (the rest keep the block-start counter)."""
-    own_of = breaks_exact.own_meetings(instance)
-    cap = break_cap(instance, own_of)
+class _Near:
+    """Each participant's patterns with at most one break above its floor (complete lists only), made when first
+    asked for: a schedule with total breaks <= the floor sum + 1 uses no others."""
 
-    def patterns(party: int) -> dict[int, PartyPatterns]:
-        chosen = {q: listed for q, listed in fewest.patterns.items() if listed.complete and q != party}
-        most = breaks_exact.most_breaks(own_of[party], cap)
-        mine = party_patterns(instance, party, own_of[party], min(most, fewest.floor[party] + 1))
-        if mine.complete and mine.patterns:
+    def __init__(self, instance: Instance, fewest: Fewest):
+        self.instance, self.fewest = instance, fewest
+        self.own_of = breaks_exact.own_meetings(instance)
+        self.cap = break_cap(instance, self.own_of)
+        self.lists: dict[int, PartyPatterns | None] = {}
+
+    def of(self, party: int) -> PartyPatterns | None:
+        if party not in self.lists:
+            own = self.own_of[party]
+            most = min(breaks_exact.most_breaks(own, self.cap), self.fewest.floor[party] + 1)
+            mine = party_patterns(self.instance, party, own, most)
+            self.lists[party] = mine if mine.complete and mine.patterns else None
+        return self.lists[party]
+
+    def everyone(self) -> dict[int, PartyPatterns]:
+        return {party: listed for party in self.fewest.floor if (listed := self.of(party)) is not None}
+
+    def alone(self, party: int) -> dict[int, PartyPatterns]:
+        """For the question "only p above its floor?": the others' floor patterns and p's up to one break more."""
+        chosen = {q: listed for q, listed in self.fewest.patterns.items() if listed.complete and q != party}
+        if (mine := self.of(party)) is not None:
             chosen[party] = mine
         return chosen
-
-    return patterns
 
 
 def _settled(asked: breaks_exact.Asked, best: _Best) -> bool:
@@ -705,13 +784,6 @@ class _Best:
         return self.schedule()
 
 
-def _large(instance: Instance, patterns: dict[int, PartyPatterns]) -> bool:
-    """The stage-2 pattern model is big: many patterns, or participants left on the block-start counter."""
-    own_of = breaks_exact.own_meetings(instance)
-    fallback = sum(1 for party, own in enumerate(own_of) if len(own) >= 2 and party not in patterns)
-    return fallback > 0 or sum(len(p.patterns) for p in patterns.values()) > LARGE_PATTERNS
-
-
 def _generic(instance: Instance, run, best: _Best, share: float) -> None:
     """The block-start counter for every participant (the monolithic model's breaks), minimized from the best schedule.
 
@@ -729,19 +801,29 @@ def _placed(mv: MeetingVars, solver: cp_model.CpSolver) -> dict[int, int]:
 
 
 def run_stage(
-    run, model: cp_model.CpModel, budget: float, stage: str, subsolvers: list[str], every_worker_full: bool = False
-) -> tuple[cp_model.CpSolver, int]:
+    run, model: cp_model.CpModel, budget: float, stage: str, subsolvers: list[str], every_worker_full: bool = False,
+    lane: breaks_exact.Lane | None = None,
+) -> tuple[cp_model.CpSolver | None, int]:
     """One CP-SAT call under the run's configuration, with ``subsolvers`` first (one worker: the LP-heavy one).
 
     By default CP-SAT on 2 workers runs only the first subsolver as a full search and
     gives the other thread to neighbourhood search, which minimizing needs;
-    ``every_worker_full`` makes each worker a full search (feasibility stages).
+    ``every_worker_full`` makes each worker a full search (feasibility stages). With a ``lane`` (a race of
+    questions) the call gets its share of the workers, the first subsolvers; (None, UNKNOWN) when the race ended first.
     """
     solver = cp_model.CpSolver()
     run.configure(solver, budget)
-    # One worker (a one-core portfolio member, --workers 1) runs the stage's lead by name: `core` proves
-    # forum-13.fixed020's 20 where the LP-led worker left the greedy's 82 breaks in 30 s.
-    lead_subsolvers(solver.parameters, subsolvers, run.options.member, every_worker_full, one_worker_leads=True)
+    if lane is not None:
+        solver.parameters.num_workers = max(1, run.options.num_workers // lane.lanes)
+        # As a portfolio member of that many workers: one worker runs the first subsolver by name (no_lp finds the
+        # schedules: ticf-13crafc, P40 in 0.7-1.3 s alone; max_lp or core alone found none in 3 s).
+        lead_subsolvers(solver.parameters, subsolvers, 0, every_worker_full)
+        if not lane.started(solver):
+            return None, cp_model.UNKNOWN
+    else:
+        # One worker (a one-core portfolio member, --workers 1) runs the stage's lead by name: `core` proves
+        # forum-13.fixed020's 20 where the LP-led worker left the greedy's 82 breaks in 30 s.
+        lead_subsolvers(solver.parameters, subsolvers, run.options.member, every_worker_full, one_worker_leads=True)
     options = run.options
     callback = ProgressCallback(stage, run.started, options.on_progress) if options.on_progress else None
     status = solver.solve(model, callback)
