@@ -319,17 +319,17 @@ def _two_triangles() -> dict:
     )
 
 
-def test_large_pattern_model_asks_each_participant_then_searches(caplog, monkeypatch):
-    # With every pattern model "large" there is no LP bound over all patterns: the question "total <= 1?" (one
-    # participant above its floor) goes straight to the questions per participant, all six refuted; the local search
-    # then reaches the raised bound 2, which proves it.
+def test_large_pattern_model_asks_briefly_whole_then_starts_the_generic_model(caplog, monkeypatch):
+    # With every pattern model "large" there is no LP bound over all patterns and no local search: the question
+    # "total <= 1?" (one participant above its floor) is asked whole with a short budget and refuted, so there is no
+    # question per participant, and the generic model proves 2.
     import matchmaker.solver.brokerage as brokerage_module
 
     monkeypatch.setattr(brokerage_module, "LARGE_PATTERNS", 0)
     with caplog.at_level("INFO", logger="matchmaker"):
         schedule = solve_and_check(_two_triangles())
-    assert "breaks <= 1?" not in caplog.text  # not asked whole
-    assert caplog.text.count("above its floor?: INFEASIBLE") == 6 and "6 participants refuted alone" in caplog.text
+    assert "breaks <= 1?: INFEASIBLE" in caplog.text and "above its floor" not in caplog.text
+    assert "breaks: generic model:" in caplog.text and "break search" not in caplog.text
     assert schedule.stats.idle_gaps == 2 and schedule.solver.status == "OPTIMAL"
     assert schedule.solver.best_bound == -2
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -173,7 +174,7 @@ class _Filling:
     Slot sets are bitmasks. With few distinct slot sets among the meetings (sessions, forbidden slots), Hall's
     condition over their unions decides it: for every group of meetings, the pattern holds at least as many slots
     its meetings may use. Otherwise augmenting paths. The pattern enumeration calls it for every pattern
-    (forum-13crafc: 40,691), so it must be cheap: 1.9 s with augmenting paths over Python sets, 0.3 s with this.
+    (forum-13crafc: 40,691, all listed in 0.9 s with this, 1.9 s with augmenting paths over Python sets).
     """
 
     def __init__(self, domains: list[list[int]], days: list[list[int]], per_day: int | None):
@@ -419,7 +420,7 @@ def all_patterns(instance: Instance, stop_above: int | None = None) -> dict[int,
     """Stage-2 data: every valid pattern up to the fairness cap, for the participants where the list is whole and small.
 
     With ``stop_above``: None as soon as the model is known to be large (more patterns than that, or a participant
-    whose list is cut at the cap or empty), which the caller then does not need (forum-13crafc: 0.2 s, not 0.8 s).
+    whose list is cut at the cap or empty), which the caller then does not need (forum-13crafc: 0.04 s, not 0.9 s).
     """
     own_of = breaks_exact.own_meetings(instance)
     cap = break_cap(instance, own_of)
@@ -579,9 +580,10 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
             logger.info("breaks <= %d?: refuted by the LP of its patterns (%s)", best.lower, near_bound)
             best.lower += 1
         else:
-            # Straight to the questions per participant: asked whole, it was undecided in every run on these
-            # instances (forum-13crafc and ticf-13crafc, 1 s each); without it 1-2 s less in 11 of 12 runs.
-            split.whole = 0.0
+            # Asked whole only briefly: on large models it was never found whole, but refuted in 0.1-0.3 s with
+            # precedences (the 21-slot prec15/prec25 variants, where 58 questions per participant took 4.9 s), and
+            # undecided after 1 s (the usual budget) in every run on forum-13crafc and ticf-13crafc.
+            split.whole = share("breaks_whole_large") * limit
             if instance.precedences:  # the commitments' schedule first: made after the questions, it had too little
                 _start_schedule(best)  # time (ticf-13crafc.prec15: exit 3), and the local search cannot start without it
             asked = _ask(instance, run, fewest, spent, start=best.lower, questions=1, most=share("breaks_alone_large"), split=split)
@@ -626,6 +628,7 @@ def _ask(
     limit = share("breaks_exact") * run.options.time_limit
     if most is not None:
         limit = min(limit, spent[0] + most * run.options.time_limit)
+    clock = threading.Lock()  # questions of a race add to ``spent`` from their threads
 
     def left() -> float:
         if run.options.deterministic:
@@ -636,10 +639,11 @@ def _ask(
         began = time.monotonic()
         budget = left() if at_most is None else min(at_most, left())
         solver, status = run_stage(run, model, max(0.1, budget), stage, breaks_exact.LEAN_SUBSOLVERS, every_worker_full=True, lane=lane)
-        if run.options.deterministic:
-            spent[0] += solver.deterministic_time
-        else:  # lanes run side by side: each adds its part of the wall time
-            spent[0] += (time.monotonic() - began) / (lane.lanes if lane else 1)
+        with clock:
+            if run.options.deterministic:
+                spent[0] += solver.deterministic_time
+            else:  # lanes run side by side: each adds its part of the wall time
+                spent[0] += (time.monotonic() - began) / (lane.lanes if lane else 1)
         return solver, status
 
     cap = break_cap(instance, breaks_exact.own_meetings(instance))

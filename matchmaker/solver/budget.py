@@ -49,6 +49,7 @@ SHARES: dict[str, float] = {
     # local search (tic-13crafc and forumt-14crafe: found in 0.3-0.6 s, where the search took 2.7 s to reach 8)
     "breaks_whole_question": 0.05,  # limit: the question "total <= floor sum + 1?" asked whole, before it is split
     # per participant ("only p above its floor?", breaks_exact.Split); forumt-14crafe: found whole in 0.3 s
+    "breaks_whole_large": 0.02,  # limit: the same on large pattern models (refuted in 0.1-0.3 s, or undecided)
     "breaks_alone_question": 0.075,  # limit: the first budget of each question per participant, doubling when
     # undecided (ticf-13crafc: P40's question found in 0.9-1.2 s, the busier ones' in 2-6 s)
     "breaks_alone_large": 0.5,  # limit, at most. Large pattern models, first question refuted: the question "floor
