@@ -189,6 +189,22 @@ def test_pipeline_proves_the_triangle_with_the_loop(caplog):
     assert schedule.stats.idle_gaps == 1 and schedule.solver.status == "OPTIMAL"
 
 
+def test_the_first_question_takes_the_floor_patterns(monkeypatch):
+    # k = floor sum: every participant's whole floor-pattern list goes into the lean model; above it, counters.
+    real = breaks_exact.build_lean
+    listed = []
+
+    def recording(instance, patterns, *args, **kwargs):
+        listed.append(sorted(patterns))
+        return real(instance, patterns, *args, **kwargs)
+
+    monkeypatch.setattr(breaks_exact, "build_lean", recording)
+    schedule = solve_and_check(_triangle())
+    assert listed[0] == [0, 1, 2]  # "breaks <= 0?": A, B and C each one block (refuted)
+    assert listed[1] == []  # "breaks <= 1?"
+    assert schedule.stats.idle_gaps == 1 and schedule.solver.status == "OPTIMAL"
+
+
 def test_pipeline_splits_the_question_it_cannot_decide_whole(caplog, monkeypatch):
     # As on forum-13crafc, where "total <= 1?" stays undecided whole: the questions per participant settle it.
     import matchmaker.solver.brokerage as brokerage_module

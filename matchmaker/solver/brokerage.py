@@ -91,6 +91,10 @@ class Fewest:
     floor: dict[int, int]
     exact: bool
 
+    def listed(self, leave_out: int | None = None) -> dict[int, PartyPatterns]:
+        """The whole lists (a participant cut at the cap keeps the counter), without ``leave_out``'s."""
+        return {party: listed for party, listed in self.patterns.items() if listed.complete and party != leave_out}
+
 
 def applies(instance: Instance) -> bool:
     """The pattern path: objective "breaks", every candidate committed, nothing to re-plan against."""
@@ -642,7 +646,7 @@ def _ask(
         return solver, status
 
     cap = break_cap(instance, breaks_exact.own_meetings(instance))
-    return breaks_exact.ask_loop(instance, fewest.floor, cap, ask, left, start, questions, split)
+    return breaks_exact.ask_loop(instance, fewest.floor, cap, ask, left, start, questions, split, at_floor=fewest.listed())
 
 
 def _start_schedule(best: _Best) -> None:
@@ -681,7 +685,7 @@ class _Near:
 
     def alone(self, party: int) -> dict[int, PartyPatterns]:
         """For the question "only p above its floor?": the others' floor patterns and p's up to one break more."""
-        chosen = {q: listed for q, listed in self.fewest.patterns.items() if listed.complete and q != party}
+        chosen = self.fewest.listed(leave_out=party)
         if (mine := self.of(party)) is not None:
             chosen[party] = mine
         return chosen
