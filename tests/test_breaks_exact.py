@@ -34,7 +34,7 @@ def _ask(instance, start=None, split=None, undecided=(), asked=None, slow=()):
     fewest = fewest_breaks(instance)
     cap = break_cap(instance, breaks_exact.own_meetings(instance))
 
-    def solve_one(model, stage, most, lane):
+    def solve_one(model, stage, most, lane, above=False):
         if asked is not None:
             asked.append(stage)
         solver = cp_model.CpSolver()

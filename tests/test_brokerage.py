@@ -319,17 +319,24 @@ def _two_triangles() -> dict:
     )
 
 
-def test_large_pattern_model_asks_briefly_whole_then_starts_the_generic_model(caplog, monkeypatch):
-    # With every pattern model "large" there is no LP bound over all patterns and no local search: the question
-    # "total <= 1?" (one participant above its floor) is asked whole with a short budget and refuted, so there is no
-    # question per participant, and the generic model proves 2.
+@pytest.mark.parametrize("precedences", [False, True])
+def test_large_pattern_model_asks_whole_only_with_precedences(caplog, monkeypatch, precedences):
+    # With every pattern model "large" there is no LP bound over all patterns and no local search. With precedences
+    # the question "total <= 1?" (one participant above its floor) is asked whole with a short budget and refuted,
+    # so there is no question per participant, and the generic model proves 2. Without them (where it stayed
+    # undecided on every event measured) it is asked per participant at once; each is refuted, and the local search
+    # proves 2 (its start schedule already has 2 breaks).
     import matchmaker.solver.brokerage as brokerage_module
 
     monkeypatch.setattr(brokerage_module, "LARGE_PATTERNS", 0)
+    data = _two_triangles()
+    if precedences:  # the triangles' optimum stays 2 with it
+        data["precedences"] = [{"before": {"buyer": "A", "exhibitor": "B"}, "after": {"buyer": "A", "exhibitor": "C"}}]
     with caplog.at_level("INFO", logger="matchmaker"):
-        schedule = solve_and_check(_two_triangles())
-    assert "breaks <= 1?: INFEASIBLE" in caplog.text and "above its floor" not in caplog.text
-    assert "breaks: generic model:" in caplog.text and "break search" not in caplog.text
+        schedule = solve_and_check(data)
+    assert ("breaks <= 1?: INFEASIBLE" in caplog.text) == precedences
+    assert ("above its floor" in caplog.text) != precedences
+    assert ("breaks: generic model:" in caplog.text) == precedences
     assert schedule.stats.idle_gaps == 2 and schedule.solver.status == "OPTIMAL"
     assert schedule.solver.best_bound == -2
 

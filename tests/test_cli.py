@@ -102,6 +102,40 @@ def test_python_dash_m():
     assert "Traceback" not in completed.stderr
 
 
+def test_console_process_exits_with_the_commands_code_and_all_its_output(tmp_path):
+    solved = subprocess.run(
+        [sys.executable, "-m", "matchmaker", "solve", DEMO, "-o", str(tmp_path / "out"), "--time-limit", "5"],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )
+    assert solved.returncode == 0, solved.stderr
+    assert solved.stdout.rstrip().endswith(f"wrote {tmp_path / 'out' / 'schedule.json'}")
+    assert (tmp_path / "out" / "schedule.json").is_file()
+    refused = subprocess.run(
+        [sys.executable, "-m", "matchmaker", "solve", DEMO, "-o", str(tmp_path / "out")],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )
+    assert refused.returncode == 2
+    assert "already exists; use --force" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    "code, returncode, stderr", [(None, 0, ""), (3, 3, ""), ("stopped: reason", 1, "stopped: reason")]
+)
+def test_quick_exit_maps_the_code_and_flushes(code, returncode, stderr):
+    script = f"import sys\nfrom matchmaker.cli.main import _exit_now\nsys.stdout.write('unterminated')\n_exit_now({code!r})"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr.strip()) == (returncode, "unterminated", stderr)
+
+
+def test_quick_exit_waits_for_a_working_thread():
+    script = (
+        "import threading, time\nfrom matchmaker.cli.main import _exit_now\n"
+        "threading.Thread(target=lambda: (time.sleep(0.3), print('finished'))).start()\n_exit_now(0)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "finished\n")
+
+
 def test_unknown_command_is_a_usage_error():
     result = invoke("frobnicate")
     assert result.exit_code == 2

@@ -336,9 +336,10 @@ def ask_loop(
 
     ``floor``: per participant with two or more meetings, the fewest breaks it can have (a
     proven lower bound); with ``k`` asked, participant p may have at most
-    min(cap, floor_p + k - sum floor) breaks. ``solve(model, stage, most, lane)`` runs one CP-SAT
+    min(cap, floor_p + k - sum floor) breaks. ``solve(model, stage, most, lane, above)`` runs one CP-SAT
     feasibility call, of at most ``most`` (None: what is left), on all the workers or, with a ``Lane``, on its
-    share of them (returning no solver when the lane was stopped first); ``seconds_left()`` says whether
+    share of them (returning no solver when the lane was stopped first); ``above``: a question asked whole with k
+    above the floor sum. ``seconds_left()`` says whether
     another question still fits. Stops at the first k found feasible (the optimum), at an
     undecided k, or when out of time. ``start``: the first k asked (a proven lower bound, e.g.
     the pattern LP's); ``questions``: at most this many. ``split``: a question k = floor sum + 1
@@ -366,7 +367,7 @@ def ask_loop(
             # 1.1-1.5 s against 0.9-4.5 s on ticf-13crafa, seeds 0-2). Above it, counters: the lists up to floor + slack
             # made the question slower (tic-13crafc, k = 4: 1-8 s or undecided against 0.3-2.5 s, seeds 0-3).
             lean = build_lean(instance, at_floor if slack == 0 and at_floor else {}, k, caps)
-            solver, status = solve(lean.model, f"breaks <= {k}?", split.whole if alone else None, None)
+            solver, status = solve(lean.model, f"breaks <= {k}?", split.whole if alone else None, None, slack > 0)
             if alone and status not in (cp_model.OPTIMAL, cp_model.FEASIBLE, cp_model.INFEASIBLE):
                 lean, solver, status = _ask_alone(instance, floor, cap, k, own_of, solve, seconds_left, split)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):

@@ -129,43 +129,54 @@ def enumerate_patterns(
     one day; a run after another run of the same day is a break. Raises TooManyPatterns past
     ``cap`` patterns.
     """
-    needed = {i for i, item in enumerate(items) if item[2] in required}
-    count = 0
     size = len(items)
+    slots = tuple(item[2] for item in items)
+    days = [item[0] for item in items]
+    # segment_end[i]: where the block of adjacent positions holding item i ends (exclusive), so that a run from i
+    # is one slice and the run after it starts past a gap. Slices and tuples, not per-item lists, and no generator
+    # per run: ticf-13crafc's patterns with up to one break above the floor (14,894) are listed in 0.075 s, not 0.22 s.
+    segment_end = [size] * size
+    for i in range(size - 2, -1, -1):
+        adjacent = items[i + 1][0] == items[i][0] and items[i + 1][1] == items[i][1] + 1
+        segment_end[i] = segment_end[i + 1] if adjacent else i + 1
+    needed = sorted(i for i, slot in enumerate(slots) if slot in required)
+    found: list[tuple[tuple[int, ...], int]] = []
 
-    def adjacent(a: int, b: int) -> bool:
-        return items[a][0] == items[b][0] and items[b][1] == items[a][1] + 1
-
-    def runs(first: int, left: int, breaks: int, last_day: int | None, chosen: list[int]):
-        nonlocal count
-        if left == 0:
-            if not needed.issubset(chosen):
-                return
-            count += 1
-            if count > cap:
-                raise TooManyPatterns
-            yield tuple(items[i][2] for i in chosen), breaks
-            return
-        if first - 1 in needed and (not chosen or chosen[-1] != first - 1):
-            return  # skipped a required slot (the gap after the last run)
-        for start in range(first, size - left + 1):
-            if any(first <= r < start for r in needed):
-                break  # a required slot left out
-            extra = breaks + (items[start][0] == last_day)
+    def runs(first: int, left: int, breaks: int, last_day: int | None, chosen: tuple[int, ...]) -> None:
+        last = size - left  # the last position a run may start at and still leave room for the rest
+        if needed:
+            skipped = [r for r in needed if r >= first - 1 and (r >= first or slots[r] not in chosen)]
+            if skipped and skipped[0] == first - 1:
+                return  # the gap after the last run holds a required slot
+            last = min(last, skipped[0]) if skipped else last  # a run starting after a required slot leaves it out
+        for start in range(first, last + 1):
+            extra = breaks + (days[start] == last_day)
             if extra > most_breaks:
                 continue
-            length = 1
-            while True:
-                end = start + length  # exclusive
-                block = list(range(start, end))
-                following = end + 1 if end < size and adjacent(end - 1, end) else end
-                if length == left or following < size:
-                    yield from runs(following, left - length, extra, items[start][0], chosen + block)
-                if length == left or end >= size or not adjacent(end - 1, end):
-                    break
-                length += 1
+            top = min(segment_end[start], start + left)
+            for end in range(start + 1, top + 1):
+                taken = chosen + slots[start:end]
+                if end - start == left:
+                    if needed and not all(slots[r] in taken for r in needed):
+                        continue
+                    found.append((taken, extra))
+                    if len(found) > cap:
+                        raise TooManyPatterns
+                else:
+                    following = end + 1 if end < segment_end[start] else end
+                    if following < size:
+                        runs(following, left - (end - start), extra, days[start], taken)
 
-    yield from runs(0, n, 0, None, [])
+    if n == 0:  # the empty pattern
+        if not needed:
+            yield (), 0
+        return
+    try:
+        runs(0, n, 0, None, ())
+    except TooManyPatterns:
+        yield from found[:cap]
+        raise
+    yield from found
 
 
 HALL_GROUPS = 6  # distinct slot sets among a participant's meetings up to which _Filling checks Hall's condition
@@ -548,7 +559,13 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
         if not instance.precedences:  # with precedences the search needs the commitments' schedule: the questions first
             # A few quick questions from the LP bound first: they settle most events whose first question was
             # refuted, where the search may spend its whole share far from the bound.
-            asked = _ask(instance, run, fewest, spent, start=best.lower, most=share("breaks_quick_question"), split=split)
+            # Above the floor sum with the light presolve: probing is what refutes the first question of the 21-slot
+            # events at once, but above it, on these smaller models, it only took time (tic-13crafc, d = 1-3, medians of
+            # seeds 0-2: 1.2, 1.1 and 1.1 s against 1.3, 1.6 and 2.6 s).
+            asked = _ask(
+                instance, run, fewest, spent, start=best.lower, most=share("breaks_quick_question"), split=split,
+                light_above_floor=True,
+            )
             if _settled(asked, best):
                 return best.finish(info)
             if asked.refuted_all:
@@ -559,7 +576,7 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
                     return best.finish(info)
         used += share("breaks_search")
         _start_schedule(best)
-        asked = _ask(instance, run, fewest, spent, start=best.lower, split=split)
+        asked = _ask(instance, run, fewest, spent, start=best.lower, split=split, light_above_floor=True)
         if _settled(asked, best):
             return best.finish(info)
         if asked.refuted_all:
@@ -579,10 +596,11 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
             logger.info("breaks <= %d?: refuted by the LP of its patterns (%s)", best.lower, near_bound)
             best.lower += 1
         else:
-            # Asked whole only briefly: on large models it was never found whole, but refuted in 0.1-0.3 s with
-            # precedences (the 21-slot prec15/prec25 variants, where 58 questions per participant took 4.9 s), and
-            # undecided after 1 s (the usual budget) in every run on forum-13crafc and ticf-13crafc.
-            split.whole = share("breaks_whole_large") * limit
+            # Asked whole only briefly, and only with precedences: on large models it was never found whole, but
+            # refuted in 0.1-0.3 s with precedences (the 21-slot prec15/prec25 variants, where 58 questions per
+            # participant took 4.9 s). Without them it stayed undecided: after 1 s (the usual budget) in every run on
+            # forum-13crafc and ticf-13crafc, and after 0.4 s on all five forbidden-slot variants that came here.
+            split.whole = share("breaks_whole_large") * limit if instance.precedences else 0.0
             if instance.precedences:  # the commitments' schedule first: made after the questions, it had too little
                 _start_schedule(best)  # time (ticf-13crafc.prec15: exit 3), and the local search cannot start without it
             asked = _ask(instance, run, fewest, spent, start=best.lower, questions=1, most=share("breaks_alone_large"), split=split)
@@ -616,13 +634,20 @@ def solve_breaks(instance: Instance, start: Callable[[], dict[int, int]], run, i
 
 def _ask(
     instance: Instance, run, fewest: Fewest, spent: list[float], start: int | None = None, questions: int | None = None,
-    most: float | None = None, split: breaks_exact.Split | None = None,
+    most: float | None = None, split: breaks_exact.Split | None = None, light_above_floor: bool = False,
 ) -> breaks_exact.Asked:
     """The feasibility loop of ``breaks_exact``; all its calls in one solve share ``breaks_exact`` of the limit,
     ``spent`` (seconds, or deterministic time units) being what the earlier calls used.
 
     ``most``: this call's share of the limit at most (the first question keeps time for the fallback stages);
-    ``split``: the progress of the questions asked per participant (see ``breaks_exact.Split``).
+    ``split``: the progress of the questions asked per participant (see ``breaks_exact.Split``);
+    ``light_above_floor``: questions asked whole above the floor sum get the light presolve.
+
+    Every question runs without inprocessing: with it, the questions took longer whichever way they ended.
+    ``ticf-13crafc`` per participant (one worker, seeds 0-3): found for P27 in 0.24-0.26 s against 0.85-2.5 s, P49
+    in 0.9-1.0 s against 2.7-3.3 s or undecided at 4 s; refuted P53 in 0.5-0.6 s against 0.9 s. The first question
+    (2 workers, seeds 0-4): ``ticf-13crafa`` found in 0.58-0.61 s against 0.68-1.34 s, ``forum-13`` 0.25-0.34 s
+    against 0.30-0.41 s; the same on the others measured.
     """
     limit = share("breaks_exact") * run.options.time_limit
     if most is not None:
@@ -634,10 +659,13 @@ def _ask(
             return limit - spent[0]
         return min(limit - spent[0], run.remaining())
 
-    def ask(model: cp_model.CpModel, stage: str, at_most: float | None, lane: breaks_exact.Lane | None = None):
+    def ask(model: cp_model.CpModel, stage: str, at_most: float | None, lane: breaks_exact.Lane | None = None, above: bool = False):
         began = time.monotonic()
         budget = left() if at_most is None else min(at_most, left())
-        solver, status = run_stage(run, model, max(0.1, budget), stage, breaks_exact.LEAN_SUBSOLVERS, every_worker_full=True, lane=lane)
+        solver, status = run_stage(
+            run, model, max(0.1, budget), stage, breaks_exact.LEAN_SUBSOLVERS, every_worker_full=True, lane=lane,
+            light_presolve=above and light_above_floor, inprocessing=False,
+        )
         with clock:
             if run.options.deterministic:
                 spent[0] += solver.deterministic_time
@@ -720,7 +748,11 @@ def _fits_without_fairness(instance: Instance, run) -> bool:
     lean = breaks_exact.build_lean(instance, {}, None, fairness=False)
     most = share("breaks_without_fairness") * run.options.time_limit
     budget = most if run.options.deterministic else max(0.1, min(most, run.remaining()))
-    _, status = run_stage(run, lean.model, budget, "without fairness", breaks_exact.LEAN_SUBSOLVERS, every_worker_full=True)
+    # The light presolve: a schedule is all this asks for, and probing took half the time (ticf-13crafc, d = 0: 0.14-0.20 s
+    # against 0.34-0.36 s; forum-13crafc 0.12-0.13 s against 0.37-0.46 s; one worker each, seeds 0-2).
+    _, status = run_stage(
+        run, lean.model, budget, "without fairness", breaks_exact.LEAN_SUBSOLVERS, every_worker_full=True, light_presolve=True
+    )
     return status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
 
 
@@ -805,7 +837,7 @@ def _placed(mv: MeetingVars, solver: cp_model.CpSolver) -> dict[int, int]:
 
 def run_stage(
     run, model: cp_model.CpModel, budget: float, stage: str, subsolvers: list[str], every_worker_full: bool = False,
-    lane: breaks_exact.Lane | None = None,
+    lane: breaks_exact.Lane | None = None, light_presolve: bool = False, inprocessing: bool = True,
 ) -> tuple[cp_model.CpSolver | None, int]:
     """One CP-SAT call under the run's configuration, with ``subsolvers`` first (one worker: the LP-heavy one).
 
@@ -813,9 +845,12 @@ def run_stage(
     gives the other thread to neighbourhood search, which minimizing needs;
     ``every_worker_full`` makes each worker a full search (feasibility stages). With a ``lane`` (a race of
     questions) the call gets its share of the workers, the first subsolvers; (None, UNKNOWN) when the race ended first.
+    ``light_presolve``: one presolve round without probing (see ``Run.configure``); ``inprocessing``: CP-SAT's
+    clause database simplification between restarts.
     """
     solver = cp_model.CpSolver()
-    run.configure(solver, budget)
+    run.configure(solver, budget, light_presolve=light_presolve)
+    solver.parameters.use_sat_inprocessing = inprocessing
     if lane is not None:
         solver.parameters.num_workers = max(1, run.options.num_workers // lane.lanes)
         # As a portfolio member of that many workers: one worker runs the first subsolver by name (no_lp finds the
